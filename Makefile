@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make demo` (portal + Proxmox simulator + demo data on SQLite)
+# and `make test` (the whole suite; on PostgreSQL and Redis when DATABASE_URL and REDIS_URL are set).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: setup demo test browser bench
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Headless Chromium from Debian for the end-to-end tests (Playwright drives it; it cannot download its own).
+browser:
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: setup
+	$(PY) manage.py demo
+
+test: setup browser
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/fanout.py
+	$(PY) bench/relay.py

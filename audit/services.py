@@ -1,0 +1,31 @@
+from .models import AuditEvent
+
+
+def client_ip(request) -> str | None:
+    """The peer address as the ASGI server reports it (daphne --proxy-headers applies X-Forwarded-For)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    action: str,
+    actor=None,
+    actor_label: str = "",
+    tenant=None,
+    target: str = "",
+    outcome: str = AuditEvent.Outcome.SUCCESS,
+    ip_address: str | None = None,
+    details: dict | None = None,
+) -> AuditEvent:
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_label=actor_label or (actor.get_username() if actor else ""),
+        tenant=tenant,
+        target=target[:255],
+        outcome=outcome,
+        ip_address=ip_address,
+        details=details or {},
+    )

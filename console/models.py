@@ -1,0 +1,47 @@
+from django.conf import settings
+from django.db import models
+
+
+class ConsoleSession(models.Model):
+    """One console: from the one-time token the portal hands out to the end of the relay."""
+
+    class CloseReason(models.TextChoices):
+        CLIENT_CLOSED = "client_closed", "Closed by the user"
+        UPSTREAM_CLOSED = "upstream_closed", "Closed by Proxmox"
+        UNAUTHORIZED = "unauthorized", "Proxmox refused the console"
+        GUEST_NOT_RUNNING = "guest_not_running", "The guest is not running"
+        UPSTREAM_UNREACHABLE = "upstream_unreachable", "Proxmox unreachable"
+        IDLE_TIMEOUT = "idle_timeout", "Idle timeout"
+        MAX_DURATION = "max_duration", "Maximum duration reached"
+        TERMINATED = "terminated", "Ended by an administrator"
+        ERROR = "error", "Error"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_sessions")
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="console_sessions")
+    server = models.ForeignKey("servers.ProxmoxServer", on_delete=models.CASCADE, related_name="console_sessions")
+    node = models.CharField(max_length=64)
+    guest_type = models.CharField(max_length=8)
+    vmid = models.PositiveIntegerField()
+    guest_name = models.CharField(max_length=128, blank=True)
+    # SHA-256 of the one-time token; the token itself only ever exists in the browser.
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_expires_at = models.DateTimeField()
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    bytes_to_client = models.BigIntegerField(default=0)
+    bytes_to_server = models.BigIntegerField(default=0)
+    close_reason = models.CharField(max_length=32, choices=CloseReason.choices, blank=True)
+    channel_name = models.CharField(max_length=255, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "closed_at"], name="console_tenant_open")]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.guest_type}/{self.vmid} ({self.server})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened_at is not None and self.closed_at is None

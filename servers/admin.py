@@ -1,0 +1,63 @@
+from django import forms
+from django.contrib import admin
+from guardian.admin import GuardedModelAdmin
+
+from .models import ProxmoxServer
+
+
+class ProxmoxServerAdminForm(forms.ModelForm):
+    # Write-only: the stored secret is never rendered back into the page.
+    token_secret = forms.CharField(
+        label="API token secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current secret.",
+    )
+
+    class Meta:
+        model = ProxmoxServer
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("token_secret"):
+            self.add_error("token_secret", "A new server needs its API token secret.")
+        return cleaned
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("token_secret"):
+            self.instance.token_secret = self.cleaned_data["token_secret"]
+        return super().save(commit)
+
+
+@admin.register(ProxmoxServer)
+class ProxmoxServerAdmin(GuardedModelAdmin):
+    form = ProxmoxServerAdminForm
+    list_display = ["name", "tenant", "host", "port", "tls_mode", "is_active", "connection_status", "last_health_check_at"]
+    list_filter = ["tenant", "is_active", "connection_status", "tls_mode", "use_tailscale"]
+    search_fields = ["name", "host", "tailscale_hostname", "token_id", "tenant__name"]
+    autocomplete_fields = ["tenant"]
+    readonly_fields = [
+        "connection_status",
+        "last_health_check_at",
+        "health_check_error",
+        "avg_response_time_ms",
+        "success_rate",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["tenant", "name", "host", "port", "is_active"]}),
+        ("API token", {"fields": ["token_id", "token_secret"]}),
+        ("TLS", {"fields": ["tls_mode", "fingerprint", "ca_pem"]}),
+        ("Network", {"fields": ["use_tailscale", "tailscale_hostname", "connection_timeout"]}),
+        ("Health", {"fields": readonly_fields[:5]}),
+        ("Record", {"fields": readonly_fields[5:]}),
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -1,0 +1,120 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from nexus import crypto
+
+from . import proxmox
+from .validators import normalise_fingerprint, validate_fingerprint, validate_host, validate_token_id
+
+
+class TLSMode(models.TextChoices):
+    SYSTEM = "system", "Verify with the system's certificate authorities"
+    CA = "ca", "Verify with a given CA certificate"
+    FINGERPRINT = "fingerprint", "Pin the certificate's SHA-256 fingerprint"
+
+
+class ConnectionStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    ONLINE = "online", "Online"
+    DEGRADED = "degraded", "Degraded"
+    OFFLINE = "offline", "Offline"
+
+
+class ProxmoxServerQuerySet(models.QuerySet):
+    def for_user(self, user, perm: str):
+        from tenants.access import servers_for_user
+
+        return servers_for_user(user, perm, self)
+
+
+class ProxmoxServer(models.Model):
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="servers")
+    name = models.CharField(max_length=200)
+    host = models.CharField(max_length=253, validators=[validate_host])
+    port = models.PositiveIntegerField(default=8006, validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    token_id = models.CharField(
+        "API token id", max_length=200, validators=[validate_token_id], help_text="USER@REALM!TOKENID"
+    )
+    token_secret_encrypted = models.TextField(editable=False)
+    tls_mode = models.CharField("TLS", max_length=16, choices=TLSMode.choices, default=TLSMode.FINGERPRINT)
+    ca_pem = models.TextField("CA certificate (PEM)", blank=True)
+    fingerprint = models.CharField(
+        "certificate fingerprint", max_length=95, blank=True, validators=[validate_fingerprint]
+    )
+    use_tailscale = models.BooleanField(default=False)
+    tailscale_hostname = models.CharField(max_length=253, blank=True, validators=[validate_host])
+    connection_timeout = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(120)], help_text="Seconds."
+    )
+    is_active = models.BooleanField(default=True)
+
+    connection_status = models.CharField(
+        max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.UNKNOWN, editable=False
+    )
+    last_health_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    health_check_error = models.TextField(blank=True, editable=False)
+    avg_response_time_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    success_rate = models.FloatField(null=True, blank=True, editable=False, help_text="0-100 over the last 24 hours.")
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProxmoxServerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tenant__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="server_name_unique_per_tenant")]
+        permissions = [
+            ("power_guests", "Can start, stop and reset guests"),
+            ("open_console", "Can open guest consoles"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def token_secret(self) -> str:
+        return crypto.decrypt(self.token_secret_encrypted)
+
+    @token_secret.setter
+    def token_secret(self, plaintext: str) -> None:
+        self.token_secret_encrypted = crypto.encrypt(plaintext)
+
+    @property
+    def address(self) -> str:
+        return self.tailscale_hostname if self.use_tailscale else self.host
+
+    def connection(self) -> proxmox.Connection:
+        return proxmox.Connection(
+            host=self.address,
+            port=self.port,
+            token_id=self.token_id,
+            token_secret=self.token_secret,
+            tls_mode=self.tls_mode,
+            ca_pem=self.ca_pem,
+            fingerprint=self.fingerprint,
+            timeout=float(self.connection_timeout),
+        )
+
+    def clean(self) -> None:
+        errors = {}
+        self.fingerprint = normalise_fingerprint(self.fingerprint)
+        if self.tls_mode == TLSMode.FINGERPRINT and not self.fingerprint:
+            errors["fingerprint"] = "Give the fingerprint to pin (Proxmox shows it under Node > Certificates)."
+        if self.tls_mode == TLSMode.CA and "BEGIN CERTIFICATE" not in self.ca_pem:
+            errors["ca_pem"] = "Paste the CA certificate in PEM form to verify against."
+        if self.use_tailscale and not self.tailscale_hostname:
+            errors["tailscale_hostname"] = "Give the Tailscale host name to connect through."
+        if self.tenant_id and self._adding_beyond_tenant_limit():
+            errors["tenant"] = f"{self.tenant} already has its maximum of {self.tenant.max_servers} servers."
+        if errors:
+            raise ValidationError(errors)
+
+    def _adding_beyond_tenant_limit(self) -> bool:
+        others = ProxmoxServer.objects.filter(tenant_id=self.tenant_id).exclude(pk=self.pk)
+        return others.count() >= self.tenant.max_servers

@@ -1,0 +1,75 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+
+from servers.proxmox import POWER_ACTIONS
+
+from .models import Membership, Tenant
+
+
+class TenantAdminForm(forms.ModelForm):
+    allowed_power_actions = forms.MultipleChoiceField(
+        choices=[(action, action) for action in POWER_ACTIONS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Tenant
+        fields = "__all__"
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    form = TenantAdminForm
+    list_display = ["name", "slug", "is_active", "server_count", "max_servers", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_by", "created_at", "updated_at"]
+    inlines = [MembershipInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "logo_url", "is_active"]}),
+        ("Limits and console", {"fields": ["max_servers", "console_idle_timeout", "console_max_duration"]}),
+        ("Power", {"fields": ["allowed_power_actions"]}),
+        ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="servers")
+    def server_count(self, tenant):
+        return tenant.servers.count()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role", "tenant"]
+    search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
+    autocomplete_fields = ["user", "tenant"]
+
+
+class UserMembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["tenant"]
+    verbose_name = "tenant role"
+
+
+class NexusUserAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, UserMembershipInline]
+
+
+admin.site.unregister(User)
+admin.site.register(User, NexusUserAdmin)

@@ -1,0 +1,46 @@
+"""What each tenant role may do, as Django permission names on the tenant and its servers.
+
+A role grants its permissions on the whole tenant: every server in it. Single
+servers can additionally be granted to a user with django-guardian
+(`assign_perm("servers.open_console", user, server)`), which is how a customer
+gets the console of their own servers and nothing else.
+"""
+
+from django.db import models
+
+VIEW_TENANT = "tenants.view_tenant"
+CHANGE_TENANT = "tenants.change_tenant"
+VIEW_MEMBERS = "tenants.view_members"
+MANAGE_MEMBERS = "tenants.manage_members"
+VIEW_AUDIT = "tenants.view_audit"
+
+VIEW_SERVER = "servers.view_proxmoxserver"
+ADD_SERVER = "servers.add_proxmoxserver"
+CHANGE_SERVER = "servers.change_proxmoxserver"
+DELETE_SERVER = "servers.delete_proxmoxserver"
+POWER_GUESTS = "servers.power_guests"
+OPEN_CONSOLE = "servers.open_console"
+
+# Permissions that can be granted on one server; any of them lets the user see that server.
+SERVER_GRANTABLE = (VIEW_SERVER, POWER_GUESTS, OPEN_CONSOLE)
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MANAGER = "manager", "Manager"
+    VIEWER = "viewer", "Viewer"
+
+
+_VIEWER = frozenset({VIEW_TENANT, VIEW_SERVER})
+_MANAGER = _VIEWER | {VIEW_MEMBERS, ADD_SERVER, CHANGE_SERVER, DELETE_SERVER, POWER_GUESTS, OPEN_CONSOLE}
+_ADMIN = _MANAGER | {CHANGE_TENANT, MANAGE_MEMBERS, VIEW_AUDIT}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.VIEWER: _VIEWER,
+    Role.MANAGER: _MANAGER,
+    Role.ADMIN: _ADMIN,
+}
+
+
+def roles_with(perm: str) -> list[str]:
+    return [role for role, perms in ROLE_PERMISSIONS.items() if perm in perms]

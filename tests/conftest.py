@@ -1,0 +1,92 @@
+"""Fixture users named by what they are, and the tenants they belong to.
+
+    platform_admin            superuser: manages everything
+    admin_a, manager_a, viewer_a   roles in tenant A
+    admin_b                   admin of tenant B
+    outsider                  an account with no tenant
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from servers.models import ProxmoxServer
+from tenants.models import Membership, Tenant
+from tenants.roles import Role
+
+pytest_plugins = ["tests.fixtures_pvesim"]
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(username: str, **extra):
+    return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
+
+
+def make_server(tenant: Tenant, name: str, **fields) -> ProxmoxServer:
+    server = ProxmoxServer(
+        tenant=tenant,
+        name=name,
+        host=fields.pop("host", "pve.example.com"),
+        token_id=fields.pop("token_id", "nexus@pve!broker"),
+        fingerprint=fields.pop("fingerprint", ":".join(["AB"] * 32)),
+        **fields,
+    )
+    server.token_secret = "11111111-2222-3333-4444-555555555555"
+    server.save()
+    return server
+
+
+@pytest.fixture
+def tenant_a(db):
+    return Tenant.objects.create(name="Tenant A", slug="tenant-a")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return Tenant.objects.create(name="Tenant B", slug="tenant-b")
+
+
+@pytest.fixture
+def server_a(tenant_a):
+    return make_server(tenant_a, "pve-a")
+
+
+@pytest.fixture
+def server_b(tenant_b):
+    return make_server(tenant_b, "pve-b")
+
+
+@pytest.fixture
+def platform_admin(db):
+    return get_user_model().objects.create_superuser("platform-admin", "root@example.com", PASSWORD)
+
+
+def _member(username, tenant, role):
+    user = make_user(username)
+    Membership.objects.create(user=user, tenant=tenant, role=role)
+    return user
+
+
+@pytest.fixture
+def admin_a(tenant_a):
+    return _member("admin-a", tenant_a, Role.ADMIN)
+
+
+@pytest.fixture
+def manager_a(tenant_a):
+    return _member("manager-a", tenant_a, Role.MANAGER)
+
+
+@pytest.fixture
+def viewer_a(tenant_a):
+    return _member("viewer-a", tenant_a, Role.VIEWER)
+
+
+@pytest.fixture
+def admin_b(tenant_b):
+    return _member("admin-b", tenant_b, Role.ADMIN)
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user("outsider")
