@@ -1,0 +1,137 @@
+"""The two ends of a console relay, behind one small interface.
+
+Framework-free: the upstream end wraps a `websockets` connection to Proxmox, the
+browser end is fed by whatever server-side WebSocket handler owns the browser
+connection (the Channels consumer). Both `send`s wait while the peer is slow, so
+the relay can never queue more than one message per direction.
+"""
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+
+class EndpointClosed(Exception):
+    """The peer is gone: nothing more can be received from or sent to it."""
+
+
+class Endpoint(Protocol):
+    async def recv(self) -> bytes:
+        """The next message; raises EndpointClosed when the peer is gone."""
+
+    async def send(self, data: bytes) -> None:
+        """Waits while the peer is slow; raises EndpointClosed when it is gone."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Closes the connection; harmless when it is already closed."""
+
+
+class PingableEndpoint(Endpoint, Protocol):
+    async def ping(self) -> None:
+        """Sends a keepalive ping (without waiting for the pong)."""
+
+
+class WebsocketsEndpoint:
+    """Proxmox's vncwebsocket, as opened by `servers.proxmox.open_vnc_websocket`.
+
+    Reading stops when nobody calls `recv`: websockets then buffers at most
+    `max_queue` frames and stops reading the socket, so Proxmox is held back too.
+    """
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self._connection = connection
+
+    async def recv(self) -> bytes:
+        try:
+            # decode=False: RFB is binary; a stray text frame is passed on as its bytes.
+            return await self._connection.recv(decode=False)
+        except ConnectionClosed as exc:
+            raise EndpointClosed(str(exc)) from exc
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await self._connection.send(data)
+        except ConnectionClosed as exc:
+            raise EndpointClosed(str(exc)) from exc
+
+    async def ping(self) -> None:
+        # Not waiting for the pong on purpose: while the browser is slow we stop reading
+        # from Proxmox, so its pong may sit unread and a live console would look dead.
+        try:
+            await self._connection.ping()
+        except ConnectionClosed as exc:
+            raise EndpointClosed(str(exc)) from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._connection.close(code, reason)
+
+
+class QueueEndpoint:
+    """The browser side, driven by the consumer that owns the browser's WebSocket.
+
+    The consumer calls `await feed(bytes)` for each message from the browser (it
+    waits once `max_queued_bytes` are waiting to be relayed) and `feed_closed()` on
+    disconnect. `send` and `close` are the consumer's own async callables.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
+        *,
+        max_queued_bytes: int = 1 << 20,
+    ) -> None:
+        self._send = send
+        self._close = close
+        self._max_queued_bytes = max_queued_bytes
+        self._messages: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._closed = False
+        self._close_sent = False
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+
+    async def feed(self, data: bytes) -> None:
+        while not self._closed and self._queued_bytes >= self._max_queued_bytes:
+            await self._writable.wait()
+        if self._closed:
+            return
+        self._messages.append(data)
+        self._queued_bytes += len(data)
+        self._readable.set()
+        if self._queued_bytes >= self._max_queued_bytes:
+            self._writable.clear()
+
+    def feed_closed(self) -> None:
+        self._closed = True
+        self._readable.set()
+        self._writable.set()
+
+    async def recv(self) -> bytes:
+        while not self._messages:
+            if self._closed:
+                raise EndpointClosed("the browser disconnected")
+            self._readable.clear()
+            await self._readable.wait()
+        data = self._messages.popleft()
+        self._queued_bytes -= len(data)
+        if self._queued_bytes < self._max_queued_bytes:
+            self._writable.set()
+        return data
+
+    async def send(self, data: bytes) -> None:
+        if self._closed:
+            raise EndpointClosed("the browser disconnected")
+        await self._send(data)
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._closed or self._close_sent:
+            return
+        self._close_sent = True
+        await self._close(code, reason)
+

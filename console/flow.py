@@ -1,0 +1,78 @@
+"""Daphne with write backpressure for WebSockets: `websocket.send` waits for a slow browser.
+
+Stock daphne hands each `websocket.send` to autobahn, which writes it into the Twisted
+transport's buffer and returns at once; that buffer has no limit, so a browser that
+reads slowly makes the server hold everything the console relay reads from Proxmox.
+Twisted already tells a registered streaming producer when that buffer passes its
+`bufferSize` (64 KiB) and when it has drained: we register a small gate as the
+producer of each WebSocket's transport and make `send` wait while the gate is shut.
+
+Before the upgrade, twisted.web's HTTPChannel registered itself as that transport's
+producer; after the upgrade daphne gives the transport to the WebSocket protocol and
+the channel has nothing left to pause, so the gate takes its place.
+
+Use it instead of the `daphne` command, with the same arguments:
+
+    python -m console.flow -b 0.0.0.0 -p 8000 nexus.asgi:application
+
+or pass `FlowControlServer` wherever a daphne `Server` class is chosen (for example
+`server_cls` of daphne's runserver command).
+"""
+
+import asyncio
+
+from daphne.cli import CommandLineInterface
+from daphne.server import Server
+
+
+class WriteGate:
+    """A Twisted streaming producer whose only job is to tell asyncio when writing may go on."""
+
+    def __init__(self) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+
+    async def wait(self) -> None:
+        await self._open.wait()
+
+    def pauseProducing(self) -> None:
+        self._open.clear()
+
+    def resumeProducing(self) -> None:
+        self._open.set()
+
+    def stopProducing(self) -> None:
+        # The connection is gone: never keep a sender waiting for it.
+        self._open.set()
+
+
+class FlowControlServer(Server):
+    def create_application(self, protocol, scope):
+        queue = super().create_application(protocol, scope)
+        if queue is not None and scope["type"] == "websocket":
+            gate = WriteGate()
+            protocol.transport.unregisterProducer()
+            protocol.transport.registerProducer(gate, True)
+            self.connections[protocol]["write_gate"] = gate
+        return queue
+
+    async def handle_reply(self, protocol, message):
+        await super().handle_reply(protocol, message)
+        if message["type"] == "websocket.send":
+            gate = self.connections.get(protocol, {}).get("write_gate")
+            if gate is not None:
+                await gate.wait()
+
+    def protocol_disconnected(self, protocol):
+        super().protocol_disconnected(protocol)
+        gate = self.connections[protocol].get("write_gate")
+        if gate is not None:
+            gate.stopProducing()
+
+
+class FlowControlCommandLine(CommandLineInterface):
+    server_class = FlowControlServer
+
+
+if __name__ == "__main__":
+    FlowControlCommandLine.entrypoint()
