@@ -1,20 +1,13 @@
 from django.conf import settings
 from django.db import models
 
+from .relay import CloseReason
+
+CLOSE_REASONS = [(reason.name.lower(), reason.text) for reason in CloseReason]
+
 
 class ConsoleSession(models.Model):
     """One console: from the one-time token the portal hands out to the end of the relay."""
-
-    class CloseReason(models.TextChoices):
-        CLIENT_CLOSED = "client_closed", "Closed by the user"
-        UPSTREAM_CLOSED = "upstream_closed", "Closed by Proxmox"
-        UNAUTHORIZED = "unauthorized", "Proxmox refused the console"
-        GUEST_NOT_RUNNING = "guest_not_running", "The guest is not running"
-        UPSTREAM_UNREACHABLE = "upstream_unreachable", "Proxmox unreachable"
-        IDLE_TIMEOUT = "idle_timeout", "Idle timeout"
-        MAX_DURATION = "max_duration", "Maximum duration reached"
-        TERMINATED = "terminated", "Ended by an administrator"
-        ERROR = "error", "Error"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_sessions")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="console_sessions")
@@ -32,7 +25,7 @@ class ConsoleSession(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     bytes_to_client = models.BigIntegerField(default=0)
     bytes_to_server = models.BigIntegerField(default=0)
-    close_reason = models.CharField(max_length=32, choices=CloseReason.choices, blank=True)
+    close_reason = models.CharField(max_length=32, choices=CLOSE_REASONS, blank=True)
     channel_name = models.CharField(max_length=255, blank=True, editable=False)
 
     class Meta:

@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tenants import views as tenant_views
 
+from . import api_urls
+
 admin.site.site_header = "Proxmox VNC Nexus"
 admin.site.site_title = "Nexus admin"
 admin.site.index_title = "Platform administration"
@@ -18,6 +20,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include((api_urls, "api"))),
+    path("console/", include("console.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -9,6 +9,7 @@ from .models import Membership, Tenant
 
 
 class TenantAdminForm(forms.ModelForm):
+    logo_url = forms.URLField(label="Logo URL", required=False, assume_scheme="https")
     allowed_power_actions = forms.MultipleChoiceField(
         choices=[(action, action) for action in POWER_ACTIONS],
         widget=forms.CheckboxSelectMultiple,
@@ -37,7 +38,7 @@ class TenantAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "logo_url", "is_active"]}),
-        ("Limits and console", {"fields": ["max_servers", "console_idle_timeout", "console_max_duration"]}),
+        ("Limits and console", {"fields": ["max_servers", "console_enabled", "console_idle_timeout", "console_max_duration"]}),
         ("Power", {"fields": ["allowed_power_actions"]}),
         ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]

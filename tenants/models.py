@@ -47,6 +47,7 @@ class Tenant(models.Model):
     max_servers = models.PositiveSmallIntegerField(
         default=50, validators=[MaxValueValidator(500)], help_text="How many Proxmox servers this tenant may add."
     )
+    console_enabled = models.BooleanField(default=True, help_text="Whether members may open guest consoles.")
     console_idle_timeout = models.PositiveIntegerField(
         default=15 * 60, help_text="Seconds without keyboard or mouse input before a console closes; 0 for never."
     )
@@ -69,6 +70,7 @@ class Tenant(models.Model):
             ("view_members", "Can see the tenant's members"),
             ("manage_members", "Can add, change and remove the tenant's members"),
             ("view_audit", "Can read the tenant's audit log"),
+            ("manage_consoles", "Can see and end the tenant's console sessions"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ CHANGE_TENANT = "tenants.change_tenant"
 VIEW_MEMBERS = "tenants.view_members"
 MANAGE_MEMBERS = "tenants.manage_members"
 VIEW_AUDIT = "tenants.view_audit"
+MANAGE_CONSOLES = "tenants.manage_consoles"
 
 VIEW_SERVER = "servers.view_proxmoxserver"
 ADD_SERVER = "servers.add_proxmoxserver"
@@ -33,7 +34,7 @@ class Role(models.TextChoices):
 
 _VIEWER = frozenset({VIEW_TENANT, VIEW_SERVER})
 _MANAGER = _VIEWER | {VIEW_MEMBERS, ADD_SERVER, CHANGE_SERVER, DELETE_SERVER, POWER_GUESTS, OPEN_CONSOLE}
-_ADMIN = _MANAGER | {CHANGE_TENANT, MANAGE_MEMBERS, VIEW_AUDIT}
+_ADMIN = _MANAGER | {CHANGE_TENANT, MANAGE_MEMBERS, VIEW_AUDIT, MANAGE_CONSOLES}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.VIEWER: _VIEWER,

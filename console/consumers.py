@@ -1,0 +1,125 @@
+"""The browser's console WebSocket: checks the one-time token, then hands both sides to the relay."""
+
+import asyncio
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from servers import proxmox
+
+from .endpoints import QueueEndpoint, WebsocketsEndpoint
+from .relay import CloseReason, Relay, RelayLimits
+from .services import console_session_claim, console_session_close
+
+logger = logging.getLogger(__name__)
+
+# How long disconnect() waits for the relay to tear down and record the session.
+TEARDOWN_TIMEOUT = 10.0
+
+
+def _reason_for(error: proxmox.ProxmoxError) -> CloseReason:
+    if isinstance(error, (proxmox.Unreachable, proxmox.TimedOut, proxmox.TLSFailure)):
+        return CloseReason.UPSTREAM_UNREACHABLE
+    if isinstance(error, (proxmox.AuthenticationFailed, proxmox.PermissionDenied)):
+        return CloseReason.UNAUTHORIZED
+    if "not running" in error.message:
+        return CloseReason.GUEST_NOT_RUNNING
+    return CloseReason.ERROR
+
+
+def _limits(tenant) -> RelayLimits:
+    return RelayLimits(
+        idle_timeout=tenant.console_idle_timeout or None,
+        max_duration=tenant.console_max_duration or None,
+    )
+
+
+def _open_console_ticket(session):
+    """vncproxy (always websocket=1): a port, a ticket and the VNC password, for this session only."""
+    connection = session.server.connection()
+    with proxmox.ProxmoxClient(connection) as client:
+        return connection, client.vncproxy(session.node, session.guest_type, session.vmid)
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    session = None
+    relay = None
+    relay_task = None
+    browser = None
+
+    async def connect(self):
+        client = self.scope.get("client") or [None]
+        self.session = await database_sync_to_async(console_session_claim)(
+            token=self.scope["url_route"]["kwargs"]["token"],
+            user=self.scope["user"],
+            channel_name=self.channel_name,
+            client_ip=client[0],
+        )
+        if self.session is None:
+            await self.close()  # before accept: the handshake is refused with 403
+            return
+        await self.accept("binary" if "binary" in self.scope.get("subprotocols", []) else None)
+        self.browser = QueueEndpoint(self._send_bytes, self._close_browser)
+        self.relay_task = asyncio.create_task(self._run())
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if bytes_data is not None and self.browser is not None:
+            await self.browser.feed(bytes_data)
+
+    async def disconnect(self, code):
+        if self.browser is not None:
+            self.browser.feed_closed()
+        if self.relay_task is not None:
+            try:
+                await asyncio.wait_for(self.relay_task, TEARDOWN_TIMEOUT)
+            except TimeoutError:
+                logger.warning("console session %s did not tear down in time; cancelling it", self.session.pk)
+                self.relay_task.cancel()
+
+    async def console_terminate(self, event):
+        if self.relay is not None:
+            self.relay.terminate()
+        elif self.relay_task is not None:
+            self.relay_task.cancel()
+
+    async def _send_bytes(self, data: bytes) -> None:
+        await self.send(bytes_data=data)
+
+    async def _close_browser(self, code: int, reason: str) -> None:
+        await self.close(code=code, reason=reason)
+
+    async def _run(self) -> None:
+        session = self.session
+        try:
+            connection, ticket = await asyncio.to_thread(_open_console_ticket, session)
+            upstream = await proxmox.open_vnc_websocket(
+                connection, session.node, session.guest_type, session.vmid, port=int(ticket["port"]), ticket=ticket["ticket"]
+            )
+        except proxmox.ProxmoxError as error:
+            logger.info("console session %s: Proxmox refused or failed: %s", session.pk, error.message)
+            reason = _reason_for(error)
+            await self._close_browser(reason.code, reason.text)
+            await database_sync_to_async(console_session_close)(session=session, reason=reason)
+            return
+        except asyncio.CancelledError:
+            await self._close_browser(CloseReason.TERMINATED.code, CloseReason.TERMINATED.text)
+            await database_sync_to_async(console_session_close)(session=session, reason=CloseReason.TERMINATED)
+            return
+        self.relay = Relay(
+            self.browser,
+            WebsocketsEndpoint(upstream),
+            # Current Proxmox sends the password; older ones use the ticket, whose first 8 bytes are the password.
+            password=ticket.get("password") or ticket["ticket"],
+            limits=_limits(session.tenant),
+        )
+        reason = CloseReason.ERROR
+        try:
+            reason = await self.relay.run()
+        finally:
+            await database_sync_to_async(console_session_close)(
+                session=session,
+                reason=reason,
+                bytes_to_client=self.relay.bytes_to_browser,
+                bytes_to_server=self.relay.bytes_to_upstream,
+            )

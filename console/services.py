@@ -1,0 +1,135 @@
+"""Console sessions: one-time tokens for the browser, the claim by the WebSocket, the record, termination."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import audit_record
+from nexus.errors import ApplicationError
+from servers.models import ProxmoxServer
+from tenants import access, roles
+from vms.services import guest_get
+
+from .models import ConsoleSession
+from .relay import CloseReason
+
+TOKEN_LIFETIME = timedelta(seconds=60)
+# The channel-layer message that ends a session: a control message, never console bytes.
+TERMINATE_MESSAGE = "console.terminate"
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ConsoleTicket:
+    session: ConsoleSession
+    token: str  # 256 random bits; only its hash is stored
+
+    @property
+    def websocket_path(self) -> str:
+        return f"/ws/console/{self.token}/"
+
+
+def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip: str | None) -> ConsoleTicket:
+    """Hand out a one-time token, valid for TOKEN_LIFETIME, to open one guest's console."""
+    if not access.can(user, roles.OPEN_CONSOLE, server):
+        raise ApplicationError("You may not open consoles on this server.", status=403, code="forbidden")
+    if not server.tenant.console_enabled:
+        raise ApplicationError("Consoles are turned off for this tenant.", status=403, code="console_disabled")
+    if not server.is_active:
+        raise ApplicationError(f"{server.name} is disabled.", status=409, code="server_disabled")
+    guest = guest_get(server=server, vmid=vmid)
+    if guest.status != "running":
+        raise ApplicationError(f"{guest.name} is not running.", status=409, code="guest_not_running")
+    token = secrets.token_urlsafe(32)
+    session = ConsoleSession.objects.create(
+        user=user,
+        tenant=server.tenant,
+        server=server,
+        node=guest.node,
+        guest_type=guest.type,
+        vmid=guest.vmid,
+        guest_name=guest.name,
+        token_hash=_token_hash(token),
+        token_expires_at=timezone.now() + TOKEN_LIFETIME,
+        client_ip=client_ip,
+    )
+    audit_record(
+        action="console requested",
+        actor=user,
+        tenant=server.tenant,
+        target=f"{server.name}/{guest.type}/{guest.vmid}",
+        ip_address=client_ip,
+        details={"session": session.pk, "guest": guest.name},
+    )
+    return ConsoleTicket(session=session, token=token)
+
+
+def console_session_claim(*, token: str, user, channel_name: str, client_ip: str | None) -> ConsoleSession | None:
+    """Use a token once. None when it is unknown, used, expired, someone else's, or no longer allowed."""
+    if not user.is_authenticated or not token:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        # Compare-and-swap: of two connections racing with one token, exactly one wins.
+        claimed = ConsoleSession.objects.filter(
+            token_hash=_token_hash(token), user=user, opened_at__isnull=True, token_expires_at__gt=now
+        ).update(opened_at=now, channel_name=channel_name)
+        if not claimed:
+            return None
+        session = ConsoleSession.objects.select_related("server__tenant", "tenant").get(token_hash=_token_hash(token))
+    if not (access.can(user, roles.OPEN_CONSOLE, session.server) and session.tenant.console_enabled):
+        console_session_close(session=session, reason=CloseReason.FORBIDDEN)
+        return None
+    audit_record(
+        action="console opened",
+        actor=user,
+        tenant=session.tenant,
+        target=f"{session.server.name}/{session.guest_type}/{session.vmid}",
+        ip_address=client_ip,
+        details={"session": session.pk},
+    )
+    return session
+
+
+def console_session_close(
+    *, session: ConsoleSession, reason: CloseReason, bytes_to_client: int = 0, bytes_to_server: int = 0
+) -> None:
+    ConsoleSession.objects.filter(pk=session.pk, closed_at__isnull=True).update(
+        closed_at=timezone.now(),
+        close_reason=reason.name.lower(),
+        bytes_to_client=bytes_to_client,
+        bytes_to_server=bytes_to_server,
+    )
+
+
+def console_sessions_for_user(user):
+    """The sessions a tenant admin (or a platform admin) may see and end."""
+    tenants = access.tenants_for_user(user, roles.MANAGE_CONSOLES)
+    return ConsoleSession.objects.filter(tenant__in=tenants).select_related("user", "server", "tenant")
+
+
+def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str | None = None) -> None:
+    """End an open session: its consumer gets a control message and closes both sides."""
+    if session.closed_at is not None:
+        raise ApplicationError("This console session has already ended.", status=409, code="already_closed")
+    if session.channel_name:
+        async_to_sync(get_channel_layer().send)(session.channel_name, {"type": TERMINATE_MESSAGE})
+    else:
+        console_session_close(session=session, reason=CloseReason.TERMINATED)
+    audit_record(
+        action="console terminated",
+        actor=actor,
+        tenant=session.tenant,
+        target=f"{session.server.name}/{session.guest_type}/{session.vmid}",
+        ip_address=client_ip,
+        details={"session": session.pk, "user": session.user.get_username()},
+    )

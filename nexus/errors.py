@@ -1,0 +1,11 @@
+class ApplicationError(Exception):
+    """A refusal or failure the user should read: turned into a JSON error by nexus.api.exception_handler."""
+
+    status = 400
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = "error"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        if status is not None:
+            self.status = status
