@@ -19,6 +19,7 @@ def test_admins_also_manage_members_settings_and_read_the_audit_log():
         roles.MANAGE_MEMBERS,
         roles.CHANGE_TENANT,
         roles.VIEW_AUDIT,
+        roles.MANAGE_CONSOLES,
     }
 
 
