@@ -1,0 +1,234 @@
+"""The console WebSocket through the whole ASGI stack (origin check, session auth, consumer, relay) to the simulator."""
+
+import asyncio
+import struct
+from datetime import timedelta
+
+import asgiref.sync
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections
+from django.test import Client
+from django.utils import timezone
+
+from console.models import ConsoleSession
+from console.rfb import KEY_EVENT, PROTOCOL_VERSION_3_8
+from console.services import console_session_request, console_session_terminate
+from nexus.asgi import application
+from tenants.models import Membership
+from tests.conftest import make_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RUNNING_VM = 100
+
+
+@pytest.fixture(autouse=True)
+async def close_connections_of_the_sync_thread():
+    """Async ORM calls run in asgiref's sync thread; its connection must not outlive the test database."""
+    yield
+    await asgiref.sync.sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def sim_server(tenant_a, pve):
+    server = make_server(
+        tenant_a,
+        "pve-sim",
+        host=pve.host,
+        port=pve.port,
+        token_id=pve.token_id,
+        tls_mode="fingerprint",
+        fingerprint=pve.fingerprint,
+    )
+    server.token_secret = pve.token_secret
+    server.save()
+    return server
+
+
+def ticket_for(user, server, vmid=RUNNING_VM):
+    return console_session_request(user=user, server=server, vmid=vmid, client_ip="192.0.2.1")
+
+
+def cookie_for(user) -> bytes:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def open_socket(user, path, origin=b"http://localhost"):
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if user is not None:
+        headers.append((b"cookie", await sync_to_async(cookie_for)(user)))
+    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=["binary"])
+    connected, detail = await communicator.connect(timeout=5)
+    return communicator, connected, detail
+
+
+class Browser:
+    """Just enough of noVNC: the RFB handshake as the relay offers it, then raw messages."""
+
+    def __init__(self, communicator):
+        self.communicator = communicator
+        self.buffer = b""
+
+    async def read(self, count: int, timeout=5) -> bytes:
+        while len(self.buffer) < count:
+            message = await self.communicator.receive_output(timeout)
+            assert message["type"] == "websocket.send", message
+            self.buffer += message["bytes"]
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    async def send(self, data: bytes):
+        await self.communicator.send_to(bytes_data=data)
+
+    async def handshake(self) -> bytes:
+        assert await self.read(12) == PROTOCOL_VERSION_3_8
+        await self.send(PROTOCOL_VERSION_3_8)
+        assert await self.read(2) == bytes([1, 1]), "the browser is offered security type None only"
+        await self.send(bytes([1]))
+        assert await self.read(4) == bytes(4)
+        await self.send(bytes([1]))  # ClientInit, shared
+        header = await self.read(24)
+        return await self.read(struct.unpack(">I", header[20:24])[0])
+
+
+async def closed_with(communicator, timeout=10) -> int:
+    while True:
+        message = await communicator.receive_output(timeout)
+        if message["type"] == "websocket.close":
+            return message["code"]
+
+
+async def session_of(ticket) -> ConsoleSession:
+    return await ConsoleSession.objects.aget(pk=ticket.session.pk)
+
+
+async def closed_session(ticket) -> ConsoleSession:
+    """The session once the consumer has recorded its end (just after it closed the socket)."""
+    for _ in range(100):
+        session = await session_of(ticket)
+        if session.closed_at:
+            return session
+        await asyncio.sleep(0.05)
+    raise AssertionError("the session was never recorded as closed")
+
+
+async def test_a_member_reaches_the_guest_console_without_seeing_the_password(manager_a, sim_server, pve):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, subprotocol = await open_socket(manager_a, ticket.websocket_path)
+    assert connected and subprotocol == "binary"
+    browser = Browser(communicator)
+    assert await browser.handshake() == b"web-01"
+
+    await browser.send(struct.pack(">BBxxI", KEY_EVENT, 1, ord("x")) + struct.pack(">BBxxI", KEY_EVENT, 0, ord("x")))
+    for _ in range(50):
+        if pve.guest(RUNNING_VM).typed_text() == "x":
+            break
+        await asyncio.sleep(0.05)
+    assert pve.guest(RUNNING_VM).typed_text() == "x"
+
+    await communicator.disconnect()
+    session = await closed_session(ticket)
+    assert session.opened_at and session.closed_at
+    assert session.close_reason == "client_closed"
+    assert session.bytes_to_client > 0 and session.bytes_to_server > 0
+
+
+async def test_an_administrator_ends_a_session_and_the_page_is_told_why(manager_a, admin_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    await Browser(communicator).handshake()
+    session = await session_of(ticket)
+    await sync_to_async(console_session_terminate)(session=session, actor=admin_a)
+    assert await closed_with(communicator) == 4410
+    session = await closed_session(ticket)
+    assert session.close_reason == "terminated"
+
+
+async def test_an_idle_console_closes_after_the_tenant_timeout(manager_a, sim_server, tenant_a):
+    tenant_a.console_idle_timeout = 1
+    await tenant_a.asave()
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    assert await closed_with(communicator) == 4408
+    assert (await closed_session(ticket)).close_reason == "idle_timeout"
+
+
+async def test_a_token_works_only_once(manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    first, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    second, connected, code = await open_socket(manager_a, ticket.websocket_path)
+    assert not connected
+    await first.disconnect()
+
+
+async def test_an_unknown_token_is_refused(manager_a):
+    _, connected, _ = await open_socket(manager_a, "/ws/console/" + "A" * 43 + "/")
+    assert not connected
+
+
+async def test_an_expired_token_is_refused(manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    await ConsoleSession.objects.filter(pk=ticket.session.pk).aupdate(
+        token_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert not connected
+
+
+@pytest.mark.parametrize("thief", ["admin_b", "outsider", "viewer_a", "platform_admin"])
+async def test_someone_elses_token_is_refused(request, manager_a, sim_server, thief):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    thief_user = await sync_to_async(request.getfixturevalue)(thief)
+    _, connected, _ = await open_socket(thief_user, ticket.websocket_path)
+    assert not connected
+    # The owner's token was not spent by the refused attempt.
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    await communicator.disconnect()
+
+
+async def test_an_anonymous_socket_is_refused(manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    _, connected, _ = await open_socket(None, ticket.websocket_path)
+    assert not connected
+
+
+async def test_a_foreign_origin_is_refused(manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    _, connected, _ = await open_socket(manager_a, ticket.websocket_path, origin=b"https://evil.example")
+    assert not connected
+    assert (await session_of(ticket)).opened_at is None
+
+
+async def test_losing_the_permission_before_connecting_is_refused(manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    await Membership.objects.filter(user=manager_a).aupdate(role="viewer")
+    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert not connected
+    assert (await session_of(ticket)).close_reason == "forbidden"
+
+
+async def test_a_guest_stopped_after_the_request_closes_with_its_reason(manager_a, sim_server, pve):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    pve.set_guest_status(RUNNING_VM, "stopped")
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    assert await closed_with(communicator) == 4004
+    assert (await closed_session(ticket)).close_reason == "guest_not_running"
+
+
+async def test_an_unreachable_proxmox_closes_with_its_reason(manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    sim_server.port = 1  # nothing listens there
+    await sim_server.asave()
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    assert await closed_with(communicator) == 4502
+    assert (await closed_session(ticket)).close_reason == "upstream_unreachable"
