@@ -18,6 +18,12 @@ pytest_plugins = ["tests.fixtures_pvesim"]
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The real hasher costs a third of a second per user; tests create many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(username: str, **extra):
     return get_user_model().objects.create_user(username, f"{username}@example.com", PASSWORD, **extra)
 
@@ -90,3 +96,20 @@ def admin_b(tenant_b):
 @pytest.fixture
 def outsider(db):
     return make_user("outsider")
+
+
+@pytest.fixture
+def sim_server(tenant_a, pve):
+    """Tenant A's server, pointed at the simulator with a pinned fingerprint and a full-privilege token."""
+    server = make_server(
+        tenant_a,
+        "pve-sim",
+        host=pve.host,
+        port=pve.port,
+        token_id=pve.token_id,
+        tls_mode="fingerprint",
+        fingerprint=pve.fingerprint,
+    )
+    server.token_secret = pve.token_secret
+    server.save()
+    return server

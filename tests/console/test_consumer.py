@@ -17,7 +17,6 @@ from console.rfb import KEY_EVENT, PROTOCOL_VERSION_3_8
 from console.services import console_session_request, console_session_terminate
 from nexus.asgi import application
 from tenants.models import Membership
-from tests.conftest import make_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,22 +28,6 @@ async def close_connections_of_the_sync_thread():
     """Async ORM calls run in asgiref's sync thread; its connection must not outlive the test database."""
     yield
     await asgiref.sync.sync_to_async(connections.close_all)()
-
-
-@pytest.fixture
-def sim_server(tenant_a, pve):
-    server = make_server(
-        tenant_a,
-        "pve-sim",
-        host=pve.host,
-        port=pve.port,
-        token_id=pve.token_id,
-        tls_mode="fingerprint",
-        fingerprint=pve.fingerprint,
-    )
-    server.token_secret = pve.token_secret
-    server.save()
-    return server
 
 
 def ticket_for(user, server, vmid=RUNNING_VM):
