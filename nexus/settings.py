@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
     "channels",
+    "nexus",
     "tenants",
     "servers",
     "vms",
