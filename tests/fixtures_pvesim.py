@@ -1,0 +1,23 @@
+"""pytest fixtures for the Proxmox VE simulator (registered as a plugin in tests/conftest.py).
+
+`pvesim` starts one simulated cluster for the whole session; `pve` hands a test that
+cluster, reset before and after so faults, power changes and tokens do not leak.
+"""
+
+import pytest
+
+from servers.pvesim import SimServer, Simulator
+
+
+@pytest.fixture(scope="session")
+def pvesim():
+    with Simulator(servers=1) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def pve(pvesim) -> SimServer:
+    server = pvesim.servers[0]
+    server.reset()
+    yield server
+    server.reset()

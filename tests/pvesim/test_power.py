@@ -1,0 +1,98 @@
+"""Power actions run as tasks with Proxmox's UPIDs and change the guest when they finish."""
+
+import re
+import time
+
+import pytest
+
+UPID = re.compile(r"^UPID:([^:]+):([0-9A-F]{8}):([0-9A-F]{8}):([0-9A-F]{8}):([^:]+):([^:]*):([^:]+):$")
+
+
+def wait_for_task(api, node, upid, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = api.data("get", f"/nodes/{node}/tasks/{upid}/status")
+        if status["status"] == "stopped":
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"task {upid} still running")
+
+
+def test_starting_a_vm_returns_a_upid_with_nine_fields(api):
+    upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    match = UPID.match(upid)
+    assert match, upid
+    assert match[1] == "pve1" and match[5] == "qmstart" and match[6] == "102" and match[7] == "root@pam!nexus"
+    assert upid.count(":") == 8
+
+
+def test_a_task_runs_then_stops_with_ok_and_the_vm_runs(api, pve):
+    upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    assert api.data("get", f"/nodes/pve1/tasks/{upid}/status")["status"] == "running"
+    assert pve.guest(102).status == "stopped"
+    status = wait_for_task(api, "pve1", upid)
+    assert status["exitstatus"] == "OK" and status["type"] == "qmstart" and status["upid"] == upid
+    assert api.data("get", "/nodes/pve1/qemu/102/status/current")["status"] == "running"
+
+
+def test_a_container_stops_with_a_vzstop_task(api, pve):
+    upid = api.data("post", "/nodes/pve2/lxc/200/status/stop")
+    assert UPID.match(upid)[5] == "vzstop"
+    assert wait_for_task(api, "pve2", upid)["exitstatus"] == "OK"
+    assert pve.guest(200).status == "stopped"
+
+
+def test_suspend_pauses_a_vm_that_stays_running(api, pve):
+    wait_for_task(api, "pve1", api.data("post", "/nodes/pve1/qemu/100/status/suspend"))
+    status = api.data("get", "/nodes/pve1/qemu/100/status/current")
+    assert (status["status"], status["qmpstatus"]) == ("running", "paused")
+    wait_for_task(api, "pve1", api.data("post", "/nodes/pve1/qemu/100/status/resume"))
+    assert api.data("get", "/nodes/pve1/qemu/100/status/current")["qmpstatus"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/nodes/pve1/qemu/100/status/start", "VM 100 already running\n"),
+        ("/nodes/pve1/qemu/102/status/stop", "VM 102 not running\n"),
+        ("/nodes/pve3/lxc/201/status/shutdown", "CT 201 not running\n"),
+        ("/nodes/pve2/lxc/200/status/start", "CT 200 already running\n"),
+        ("/nodes/pve1/qemu/9000/status/start", "you can't start a vm if it's a template\n"),
+    ],
+)
+def test_an_impossible_action_is_500_with_the_reason(api, path, message):
+    response = api.post(path)
+    assert response.status_code == 500
+    assert response.json() == {"data": None, "message": message}
+
+
+def test_a_second_start_before_the_first_finished_fails_in_its_task(api):
+    first = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    second = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    assert wait_for_task(api, "pve1", first)["exitstatus"] == "OK"
+    assert wait_for_task(api, "pve1", second)["exitstatus"] == "VM 102 already running"
+
+
+def test_containers_have_no_reset(api):
+    response = api.post("/nodes/pve2/lxc/200/status/reset")
+    assert response.status_code == 501
+    assert response.json()["message"] == "Method 'POST /nodes/pve2/lxc/200/status/reset' not implemented"
+
+
+def test_another_users_task_needs_sys_audit(api, pve):
+    upid = api.data("post", "/nodes/pve1/qemu/100/status/reset")
+    pve.add_token("viewer@pve!tasks", "secret", {"VM.Audit"})
+    response = api.with_token("viewer@pve!tasks", "secret").get(f"/nodes/pve1/tasks/{upid}/status")
+    assert response.status_code == 403
+    assert response.json()["message"] == "Permission check failed (/nodes/pve1, Sys.Audit)\n"
+
+
+def test_set_guest_status_changes_what_the_api_reports(api, pve):
+    pve.set_guest_status(100, "stopped")
+    assert api.data("get", "/nodes/pve1/qemu/100/status/current")["status"] == "stopped"
+
+
+def test_reset_brings_guests_back_to_their_configured_state(api, pve):
+    pve.set_guest_status(102, "running")
+    pve.reset()
+    assert pve.guest(102).status == "stopped"
