@@ -72,3 +72,14 @@ def test_the_auditlog_never_records_the_encrypted_secret(server_a):
     server_a.save()
     for entry in LogEntry.objects.all():
         assert "token_secret" not in str(entry.changes)
+
+
+def test_a_database_dump_holds_no_plaintext_token(server_a):
+    from io import StringIO
+
+    server_a.token_secret = "rotated-secret"
+    server_a.save()
+    dump = StringIO()
+    call_command("dumpdata", stdout=dump)
+    assert SECRET not in dump.getvalue()
+    assert "rotated-secret" not in dump.getvalue()
