@@ -29,4 +29,5 @@ RUN SECRET_KEY=build ENCRYPTION_KEYS=bm90LWEtcmVhbC1rZXktanVzdC1mb3ItYnVpbGQtMDE
 USER nexus
 EXPOSE 8000
 # Alternatives: `celery -A nexus worker -l info` and `celery -A nexus beat -l info`.
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", "nexus.asgi:application"]
+# daphne with WebSocket write backpressure (console/flow.py); same arguments as the daphne command.
+CMD ["python", "-m", "console.flow", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", "nexus.asgi:application"]

@@ -17,6 +17,7 @@ ADMIN_PAGES = [
     "admin:audit_auditevent_changelist",
     "admin:auth_user_changelist",
     "admin:auditlog_logentry_changelist",
+    "admin:console_consolesession_changelist",
 ]
 
 
@@ -113,3 +114,32 @@ def test_login_page_and_portal(client, manager_a, server_a, server_b):
     client.post(reverse("login"), {"username": "manager-a", "password": PASSWORD})
     page = client.get(reverse("portal:home")).content.decode()
     assert "pve-a" in page and "pve-b" not in page
+
+
+def test_the_operator_ends_a_console_session_from_the_admin(client, platform_admin, manager_a, server_a):
+    from django.utils import timezone
+
+    from audit.models import AuditEvent
+    from console.models import ConsoleSession
+
+    session = ConsoleSession.objects.create(
+        user=manager_a,
+        tenant=server_a.tenant,
+        server=server_a,
+        node="pve1",
+        guest_type="qemu",
+        vmid=100,
+        token_hash="0" * 64,
+        token_expires_at=timezone.now(),
+    )
+    client.force_login(platform_admin)
+    response = client.post(
+        reverse("admin:console_consolesession_changelist"),
+        {"action": "terminate", "_selected_action": [session.pk]},
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.close_reason == "terminated"
+    assert AuditEvent.objects.filter(action="console terminated", actor=platform_admin).exists()
+    page = client.get(reverse("admin:console_consolesession_change", args=[session.pk])).content.decode()
+    assert "0" * 64 not in page
