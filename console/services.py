@@ -38,6 +38,17 @@ class ConsoleTicket:
         return f"/ws/console/{self.token}/"
 
 
+def _audit(action: str, session: ConsoleSession, *, actor, client_ip: str | None, **details) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        tenant=session.tenant,
+        target=f"{session.server.name}/{session.guest_type}/{session.vmid}",
+        ip_address=client_ip,
+        details={"session": session.pk, **details},
+    )
+
+
 def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip: str | None) -> ConsoleTicket:
     """Hand out a one-time token, valid for TOKEN_LIFETIME, to open one guest's console."""
     if not access.can(user, roles.OPEN_CONSOLE, server):
@@ -62,14 +73,7 @@ def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip
         token_expires_at=timezone.now() + TOKEN_LIFETIME,
         client_ip=client_ip,
     )
-    audit_record(
-        action="console requested",
-        actor=user,
-        tenant=server.tenant,
-        target=f"{server.name}/{guest.type}/{guest.vmid}",
-        ip_address=client_ip,
-        details={"session": session.pk, "guest": guest.name},
-    )
+    _audit("console requested", session, actor=user, client_ip=client_ip, guest=guest.name)
     return ConsoleTicket(session=session, token=token)
 
 
@@ -89,14 +93,7 @@ def console_session_claim(*, token: str, user, channel_name: str, client_ip: str
     if not (access.can(user, roles.OPEN_CONSOLE, session.server) and session.tenant.console_enabled):
         console_session_close(session=session, reason=CloseReason.FORBIDDEN)
         return None
-    audit_record(
-        action="console opened",
-        actor=user,
-        tenant=session.tenant,
-        target=f"{session.server.name}/{session.guest_type}/{session.vmid}",
-        ip_address=client_ip,
-        details={"session": session.pk},
-    )
+    _audit("console opened", session, actor=user, client_ip=client_ip)
     return session
 
 
@@ -125,11 +122,4 @@ def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str 
         async_to_sync(get_channel_layer().send)(session.channel_name, {"type": TERMINATE_MESSAGE})
     else:
         console_session_close(session=session, reason=CloseReason.TERMINATED)
-    audit_record(
-        action="console terminated",
-        actor=actor,
-        tenant=session.tenant,
-        target=f"{session.server.name}/{session.guest_type}/{session.vmid}",
-        ip_address=client_ip,
-        details={"session": session.pk, "user": session.user.get_username()},
-    )
+    _audit("console terminated", session, actor=actor, client_ip=client_ip, user=session.user.get_username())

@@ -6,7 +6,7 @@ from django.db import models
 from nexus import crypto
 
 from . import proxmox
-from .validators import normalise_fingerprint, validate_fingerprint, validate_host, validate_token_id
+from .validators import validate_fingerprint, validate_host, validate_token_id
 
 
 class TLSMode(models.TextChoices):
@@ -103,7 +103,11 @@ class ProxmoxServer(models.Model):
 
     def clean(self) -> None:
         errors = {}
-        self.fingerprint = normalise_fingerprint(self.fingerprint)
+        if self.fingerprint:
+            try:
+                self.fingerprint = proxmox.normalise_fingerprint(self.fingerprint)
+            except proxmox.ConfigurationError:
+                pass  # validate_fingerprint has reported it
         if self.tls_mode == TLSMode.FINGERPRINT and not self.fingerprint:
             errors["fingerprint"] = "Give the fingerprint to pin (Proxmox shows it under Node > Certificates)."
         if self.tls_mode == TLSMode.CA and "BEGIN CERTIFICATE" not in self.ca_pem:

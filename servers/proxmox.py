@@ -53,7 +53,7 @@ WEBSOCKET_MAX_SIZE = 1024 * 1024
 GET_RETRIES = 2
 FAN_OUT_GRACE = 0.25
 
-_TOKEN_ID = re.compile(r"[^\s:/@!=]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+")
+TOKEN_ID_PATTERN = re.compile(r"[^\s:/@!=]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+")
 _TOKEN_SECRET = re.compile(r"[\x21-\x7e]{1,512}")
 _NODE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.\-]{0,62}[A-Za-z0-9])?")
 # UPID:node:PID:PSTART:STARTTIME:type:id:user: (hex fields are at least 8 digits; id may be empty)
@@ -161,7 +161,7 @@ class Connection:
             raise ConfigurationError(f"Invalid Proxmox host {self.host!r}.")
         if not (isinstance(self.port, int) and 0 < self.port < 65536):
             raise ConfigurationError(f"Invalid Proxmox port {self.port!r}.")
-        if not _TOKEN_ID.fullmatch(self.token_id or ""):
+        if not TOKEN_ID_PATTERN.fullmatch(self.token_id or ""):
             raise ConfigurationError(
                 f"Invalid API token id {self.token_id!r}: expected USER@REALM!TOKENID, e.g. nexus@pve!broker."
             )

@@ -38,7 +38,7 @@ def test_a_user_has_one_membership_per_tenant(tenant_a):
     "host", ["pve1.example.com", "10.0.0.5", "2001:db8::1", "[2001:db8::1]", "pve-1", "localhost"]
 )
 def test_host_names_and_addresses_are_accepted(tenant_a, host):
-    server = ProxmoxServer(tenant=tenant_a, name="x", host=host, token_id="a@pve!b", fingerprint="AB" * 32)
+    server = ProxmoxServer(tenant=tenant_a, name="x", host=host, token_id="a@pve!bb", fingerprint="AB" * 32)
     server.token_secret = "s"
     server.full_clean()
 
@@ -47,7 +47,7 @@ def test_host_names_and_addresses_are_accepted(tenant_a, host):
     "host", ["", "pve 1", "pve1.example.com/api", "user@pve1", "pve1:8006", "-pve", "a" * 64 + ".com", "http://pve"]
 )
 def test_hosts_that_could_bend_the_url_are_refused(tenant_a, host):
-    server = ProxmoxServer(tenant=tenant_a, name="x", host=host, token_id="a@pve!b", fingerprint="AB" * 32)
+    server = ProxmoxServer(tenant=tenant_a, name="x", host=host, token_id="a@pve!bb", fingerprint="AB" * 32)
     server.token_secret = "s"
     with pytest.raises(ValidationError) as error:
         server.full_clean()
@@ -56,7 +56,7 @@ def test_hosts_that_could_bend_the_url_are_refused(tenant_a, host):
 
 @pytest.mark.parametrize("port", [0, 65536])
 def test_ports_outside_the_tcp_range_are_refused(tenant_a, port):
-    server = ProxmoxServer(tenant=tenant_a, name="x", host="pve", port=port, token_id="a@pve!b", fingerprint="AB" * 32)
+    server = ProxmoxServer(tenant=tenant_a, name="x", host="pve", port=port, token_id="a@pve!bb", fingerprint="AB" * 32)
     server.token_secret = "s"
     with pytest.raises(ValidationError) as error:
         server.full_clean()
@@ -73,14 +73,14 @@ def test_token_ids_must_look_like_proxmox_ones(tenant_a, token_id):
 
 
 def test_fingerprints_are_normalised_to_proxmox_form(tenant_a):
-    server = ProxmoxServer(tenant=tenant_a, name="x", host="pve", token_id="a@pve!b", fingerprint="ab" * 32)
+    server = ProxmoxServer(tenant=tenant_a, name="x", host="pve", token_id="a@pve!bb", fingerprint="ab" * 32)
     server.token_secret = "s"
     server.full_clean()
     assert server.fingerprint == ":".join(["AB"] * 32)
 
 
 def test_tls_modes_require_what_they_verify_with(tenant_a):
-    server = ProxmoxServer(tenant=tenant_a, name="x", host="pve", token_id="a@pve!b", tls_mode=TLSMode.FINGERPRINT)
+    server = ProxmoxServer(tenant=tenant_a, name="x", host="pve", token_id="a@pve!bb", tls_mode=TLSMode.FINGERPRINT)
     server.token_secret = "s"
     with pytest.raises(ValidationError) as error:
         server.full_clean()
@@ -106,7 +106,7 @@ def test_the_tenant_server_limit_is_enforced(tenant_a):
     tenant_a.save()
     make_server(tenant_a, "one")
     existing = make_server(tenant_a, "two")
-    third = ProxmoxServer(tenant=tenant_a, name="three", host="pve", token_id="a@pve!b", fingerprint="AB" * 32)
+    third = ProxmoxServer(tenant=tenant_a, name="three", host="pve", token_id="a@pve!bb", fingerprint="AB" * 32)
     third.token_secret = "s"
     with pytest.raises(ValidationError) as error:
         third.full_clean()
@@ -116,10 +116,10 @@ def test_the_tenant_server_limit_is_enforced(tenant_a):
 
 def test_fifty_servers_is_the_default_limit(tenant_a):
     ProxmoxServer.objects.bulk_create(
-        ProxmoxServer(tenant=tenant_a, name=f"pve{i}", host="pve", token_id="a@pve!b", token_secret_encrypted="x")
+        ProxmoxServer(tenant=tenant_a, name=f"pve{i}", host="pve", token_id="a@pve!bb", token_secret_encrypted="x")
         for i in range(50)
     )
-    extra = ProxmoxServer(tenant=tenant_a, name="pve50", host="pve", token_id="a@pve!b", fingerprint="AB" * 32)
+    extra = ProxmoxServer(tenant=tenant_a, name="pve50", host="pve", token_id="a@pve!bb", fingerprint="AB" * 32)
     extra.token_secret = "s"
     with pytest.raises(ValidationError):
         extra.full_clean()
