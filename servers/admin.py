@@ -1,8 +1,10 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdmin
 
+from . import proxmox
 from .models import ProxmoxServer
+from .services import server_presented_certificate, server_token_report
 
 
 class ProxmoxServerAdminForm(forms.ModelForm):
@@ -56,6 +58,31 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
         ("Health", {"fields": readonly_fields[:5]}),
         ("Record", {"fields": readonly_fields[5:]}),
     ]
+
+    actions = ["show_certificate", "check_token"]
+
+    @admin.action(description="Show the certificate fingerprint the server presents")
+    def show_certificate(self, request, queryset):
+        for server in queryset:
+            try:
+                presented = server_presented_certificate(server=server)
+            except proxmox.ProxmoxError as error:
+                self.message_user(request, f"{server}: {error.message}", messages.ERROR)
+                continue
+            verdict = {None: "not pinned", True: "matches the pinned one", False: "DIFFERS from the pinned one"}
+            level = messages.WARNING if presented.matches_pin is False else messages.INFO
+            text = f"{server} presents {presented.fingerprint} ({verdict[presented.matches_pin]})."
+            self.message_user(request, text + " Compare it with Proxmox's Node > Certificates before pinning.", level)
+
+    @admin.action(description="Check the API token's privileges")
+    def check_token(self, request, queryset):
+        for server in queryset:
+            try:
+                report = server_token_report(server=server)
+            except proxmox.ProxmoxError as error:
+                self.message_user(request, f"{server}: {error.message}", messages.ERROR)
+                continue
+            self.message_user(request, f"{server}: {report.summary}", messages.SUCCESS if report.ok else messages.WARNING)
 
     def save_model(self, request, obj, form, change):
         if not change:

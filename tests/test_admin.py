@@ -143,3 +143,39 @@ def test_the_operator_ends_a_console_session_from_the_admin(client, platform_adm
     assert AuditEvent.objects.filter(action="console terminated", actor=platform_admin).exists()
     page = client.get(reverse("admin:console_consolesession_change", args=[session.pk])).content.decode()
     assert "0" * 64 not in page
+
+
+def run_server_action(client, platform_admin, server, action):
+    client.force_login(platform_admin)
+    response = client.post(
+        reverse("admin:servers_proxmoxserver_changelist"),
+        {"action": action, "_selected_action": [server.pk]},
+        follow=True,
+    )
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_the_operator_sees_the_presented_fingerprint_and_whether_it_matches(client, platform_admin, sim_server, pve):
+    [message] = run_server_action(client, platform_admin, sim_server, "show_certificate")
+    assert pve.fingerprint in message and "matches the pinned one" in message
+    pve.rotate_certificate()
+    [message] = run_server_action(client, platform_admin, sim_server, "show_certificate")
+    assert "DIFFERS" in message
+    sim_server.refresh_from_db()
+    assert sim_server.fingerprint != pve.fingerprint, "a new fingerprint is never pinned automatically"
+
+
+def test_the_operator_checks_a_tokens_privileges(client, platform_admin, sim_server, pve):
+    pve.add_token("nexus@pve!narrow", "narrow-secret", {"/": {"VM.Audit"}})
+    sim_server.token_id = "nexus@pve!narrow"
+    sim_server.token_secret = "narrow-secret"
+    sim_server.save()
+    [message] = run_server_action(client, platform_admin, sim_server, "check_token")
+    assert "VM.PowerMgmt" in message and "VM.Console" in message
+
+
+def test_an_unreachable_server_is_a_clear_message(client, platform_admin, server_a):
+    server_a.host, server_a.port = "127.0.0.1", 9
+    server_a.save()
+    [message] = run_server_action(client, platform_admin, server_a, "show_certificate")
+    assert message == "pve-a: Cannot connect to 127.0.0.1:9: Connection refused."
