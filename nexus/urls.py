@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tenants import views as tenant_views
+from vms import views as vm_views
 
 from . import api_urls
 
@@ -13,6 +14,7 @@ admin.site.index_title = "Platform administration"
 
 portal_patterns = [
     path("", tenant_views.home, name="home"),
+    path("servers/<int:server_id>/", vm_views.server_guests, name="server"),
 ]
 
 urlpatterns = [
