@@ -46,6 +46,10 @@ class WriteGate:
         self._open.set()
 
 
+def _is_close_with_reason(message) -> bool:
+    return message["type"] == "websocket.close" and bool(message.get("reason"))
+
+
 class FlowControlServer(Server):
     def create_application(self, protocol, scope):
         queue = super().create_application(protocol, scope)
@@ -57,11 +61,23 @@ class FlowControlServer(Server):
         return queue
 
     async def handle_reply(self, protocol, message):
+        if _is_close_with_reason(message) and self._is_open(protocol):
+            # daphne 4.2 sends only the close code; the page shows the relay's reason text to the user.
+            protocol.sendClose(code=message.get("code") or 1000, reason=message["reason"])
+            return
         await super().handle_reply(protocol, message)
         if message["type"] == "websocket.send":
             gate = self.connections.get(protocol, {}).get("write_gate")
             if gate is not None:
                 await gate.wait()
+
+    def _is_open(self, protocol) -> bool:
+        connection = self.connections.get(protocol)
+        return (
+            connection is not None
+            and "disconnected" not in connection
+            and getattr(protocol, "state", None) == getattr(protocol, "STATE_OPEN", object())
+        )
 
     def protocol_disconnected(self, protocol):
         super().protocol_disconnected(protocol)

@@ -1,0 +1,269 @@
+// The console page: noVNC against /ws/console/<token>/, a fresh one-time token for every connection.
+//
+// Why the close code comes from our own WebSocket: noVNC 1.7's "disconnect" event only says
+// `clean`; it reads the code and reason of the socket's close event internally and keeps them.
+// The RFB constructor accepts an open-or-opening WebSocket instead of a URL (its public
+// "urlOrChannel" argument), so we create the socket ourselves, listen to its "close" event,
+// and learn the relay's code (4410, 4004, ...) and reason text without touching noVNC internals.
+// Because we make the socket, we ask for the `binary` subprotocol here (what `wsProtocols` does
+// when noVNC makes it).
+
+const root = document.getElementById("console");
+const { default: RFB } = await import(root.dataset.rfbModule);
+
+const $ = (id) => document.getElementById(id);
+const statusLine = $("console-status");
+const screen = $("screen");
+const guestState = $("guest-state");
+const reconnectButton = $("reconnect");
+const ctrlAltDelButton = $("ctrl-alt-del");
+const scaleSelect = $("scale");
+const fullscreenButton = $("fullscreen");
+const typePanel = $("type-panel");
+const typeText = $("type-text");
+const typeSend = $("type-send");
+const clipboardPanel = $("clipboard-panel");
+const clipboardText = $("clipboard-text");
+const clipboardSend = $("clipboard-send");
+
+// Close codes of console/relay.py's CloseReason after which another try cannot help:
+// Proxmox refused the login, forbidden, guest not running, idle timeout, max duration, ended by an admin.
+const FINAL_CLOSE_CODES = new Set([4001, 4003, 4004, 4408, 4409, 4410]);
+// API answers that a new token request would only repeat (logged out, forbidden, no such guest, not running).
+const FINAL_HTTP_STATUSES = new Set([401, 403, 404, 409]);
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 30000;
+// A connection that lasted this long was a success: the backoff starts over after it.
+const STABLE_MS = 10000;
+const SCALE_STORAGE_KEY = "nexus.console.scale";
+
+let current = null; // {rfb, socket, connected, connectedAt} of the connection in use
+let attempt = 0; // failed tries since the last stable connection
+let retryTimer = null;
+let leaving = false;
+let modifiersHeld = false;
+
+function setStatus(state, text) {
+    statusLine.dataset.state = state;
+    statusLine.className = `console-status ${state}`;
+    statusLine.textContent = text;
+    screen.dataset.message = state === "connected" ? "" : text;
+}
+
+function setConnectedControls(connected) {
+    for (const button of [ctrlAltDelButton, typeSend, clipboardSend]) {
+        button.disabled = !connected;
+    }
+}
+
+async function refreshGuestState() {
+    if (!guestState) return;
+    try {
+        const response = await fetch(root.dataset.guestApi, { headers: { Accept: "application/json" } });
+        if (!response.ok) return;
+        const guest = await response.json();
+        guestState.textContent = guest.status;
+        guestState.className = `status ${guest.status}`;
+    } catch {
+        // The state shown stays as it was; the status line already says what went wrong.
+    }
+}
+
+// The relay sends its reason text with the close code (console/flow.py passes it on).
+const CONNECTION_LOST = 1006;
+
+function describeClose(event) {
+    if (event.reason) return event.reason;
+    if (event.code === CONNECTION_LOST) return "The connection to the portal was lost.";
+    return `The console connection closed (code ${event.code}).`;
+}
+
+function stop(text) {
+    setStatus("ended", text);
+    reconnectButton.hidden = false;
+    refreshGuestState();
+}
+
+function retry(text) {
+    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt) * (0.8 + 0.4 * Math.random());
+    attempt += 1;
+    setStatus("disconnected", `${text} Reconnecting in ${Math.round(delay / 1000)} s…`);
+    reconnectButton.hidden = false;
+    retryTimer = setTimeout(connect, delay);
+}
+
+async function requestTicket() {
+    const response = await fetch(root.dataset.consoleApi, {
+        method: "POST",
+        headers: { "X-CSRFToken": root.dataset.csrfToken, Accept: "application/json" },
+        cache: "no-store",
+    });
+    const body = await response.json().catch(() => ({}));
+    return { response, body };
+}
+
+async function connect() {
+    clearTimeout(retryTimer);
+    reconnectButton.hidden = true;
+    setStatus("connecting", attempt ? `Reconnecting (try ${attempt + 1})…` : "Connecting…");
+    let answer;
+    try {
+        answer = await requestTicket();
+    } catch {
+        retry("The portal is unreachable.");
+        return;
+    }
+    const { response, body } = answer;
+    if (!response.ok) {
+        const text = body.detail || `The console could not be opened (HTTP ${response.status}).`;
+        if (FINAL_HTTP_STATUSES.has(response.status)) stop(text);
+        else retry(text);
+        return;
+    }
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}${body.websocket_path}`, ["binary"]);
+    const connection = { socket, rfb: null, connected: false, connectedAt: 0 };
+    socket.addEventListener("close", (event) => closed(connection, event));
+    connection.rfb = new RFB(screen, socket, { shared: true });
+    connection.rfb.scaleViewport = scaleSelect.value === "fit";
+    connection.rfb.showDotCursor = true;
+    connection.rfb.addEventListener("connect", () => opened(connection));
+    connection.rfb.addEventListener("clipboard", (event) => {
+        clipboardText.value = event.detail.text;
+    });
+    current = connection;
+}
+
+function opened(connection) {
+    if (connection !== current) return;
+    connection.connected = true;
+    connection.connectedAt = Date.now();
+    setStatus("connected", "Connected");
+    setConnectedControls(true);
+    if (!document.activeElement || document.activeElement === document.body) connection.rfb.focus();
+}
+
+function closed(connection, event) {
+    if (connection !== current || leaving) return;
+    current = null;
+    setConnectedControls(false);
+    if (connection.connected && Date.now() - connection.connectedAt >= STABLE_MS) attempt = 0;
+    const text = describeClose(event);
+    if (FINAL_CLOSE_CODES.has(event.code)) stop(text);
+    else retry(text);
+}
+
+// Keysyms for typing text: Latin-1 characters are their own keysym, any other Unicode character
+// is 0x01000000 + its code point; newline and tab are the Return and Tab keys. Sending the
+// keysym alone (no Shift) is enough for QEMU, which maps keysyms to keys itself.
+const SPECIAL_KEYSYMS = { "\n": 0xff0d, "\t": 0xff09 };
+
+function keysymFor(char) {
+    if (char in SPECIAL_KEYSYMS) return SPECIAL_KEYSYMS[char];
+    const code = char.codePointAt(0);
+    if ((code >= 0x20 && code <= 0x7e) || (code >= 0xa0 && code <= 0xff)) return code;
+    if (code > 0xff) return 0x01000000 + code;
+    return null; // other control characters have no key
+}
+
+function typeIntoGuest(text) {
+    if (!current?.connected) return;
+    const { rfb } = current;
+    for (const char of text.replace(/\r\n?/g, "\n")) {
+        const keysym = keysymFor(char);
+        if (keysym === null) continue;
+        rfb.sendKey(keysym, null, true);
+        rfb.sendKey(keysym, null, false);
+    }
+    rfb.focus();
+}
+
+function waitForModifiersReleased(timeoutMs = 3000) {
+    // Ctrl+Shift are down on the guest too while the shortcut is held: type only after they are up.
+    return new Promise((resolve) => {
+        const deadline = Date.now() + timeoutMs;
+        const check = () => (!modifiersHeld || Date.now() > deadline ? resolve() : setTimeout(check, 20));
+        check();
+    });
+}
+
+async function typeClipboard() {
+    let text = null;
+    try {
+        text = await navigator.clipboard.readText();
+    } catch {
+        // Not allowed (or not a secure context): the user pastes into the box instead.
+    }
+    if (text === null) {
+        togglePanel(typePanel, true);
+        typeText.focus();
+        return;
+    }
+    await waitForModifiersReleased();
+    typeIntoGuest(text);
+}
+
+function togglePanel(panel, show = panel.hidden) {
+    panel.hidden = !show;
+    document.querySelector(`[aria-controls="${panel.id}"]`).setAttribute("aria-expanded", String(show));
+}
+
+function trackModifiers(event) {
+    modifiersHeld = event.ctrlKey || event.shiftKey || event.altKey || event.metaKey;
+}
+
+document.addEventListener("keyup", trackModifiers, true);
+document.addEventListener(
+    "keydown",
+    (event) => {
+        trackModifiers(event);
+        const shortcut = event.ctrlKey && event.shiftKey && !event.altKey && !event.metaKey && event.code === "KeyV";
+        // In our own text boxes Ctrl+Shift+V keeps its usual meaning.
+        if (!shortcut || !current?.connected || event.target.closest("input, textarea, select")) return;
+        // Capture phase: noVNC never sees the V, so the guest does not get it.
+        event.preventDefault();
+        event.stopPropagation();
+        typeClipboard();
+    },
+    true,
+);
+window.addEventListener("blur", () => {
+    modifiersHeld = false;
+});
+
+ctrlAltDelButton.addEventListener("click", () => {
+    current?.rfb.sendCtrlAltDel();
+    current?.rfb.focus();
+});
+$("toggle-type").addEventListener("click", () => togglePanel(typePanel));
+$("toggle-clipboard").addEventListener("click", () => togglePanel(clipboardPanel));
+typeSend.addEventListener("click", () => typeIntoGuest(typeText.value));
+clipboardSend.addEventListener("click", () => {
+    if (current?.connected) current.rfb.clipboardPasteFrom(clipboardText.value);
+});
+reconnectButton.addEventListener("click", () => {
+    attempt = 0;
+    if (current) return; // still connected or connecting
+    connect();
+});
+
+scaleSelect.value = localStorage.getItem(SCALE_STORAGE_KEY) || "fit";
+scaleSelect.addEventListener("change", () => {
+    localStorage.setItem(SCALE_STORAGE_KEY, scaleSelect.value);
+    if (current) current.rfb.scaleViewport = scaleSelect.value === "fit";
+});
+
+fullscreenButton.addEventListener("click", () => {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else root.requestFullscreen();
+});
+document.addEventListener("fullscreenchange", () => {
+    fullscreenButton.textContent = document.fullscreenElement ? "Exit fullscreen" : "Fullscreen";
+});
+
+window.addEventListener("pagehide", () => {
+    leaving = true;
+    current?.rfb.disconnect();
+});
+
+connect();
