@@ -114,6 +114,11 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=60)
+CELERY_BEAT_SCHEDULE = {
+    "health-checks": {"task": "metrics.tasks.run_health_checks", "schedule": HEALTH_CHECK_INTERVAL},
+    "prune-metrics": {"task": "metrics.tasks.prune_metrics", "schedule": 24 * 3600},
+}
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from console.flow import FlowControlServer
+from metrics.services import servers_health_check
 from nexus.demo import DEMO_PASSWORD, demo_seed
 from servers.pvesim import Simulator
 
@@ -24,6 +25,7 @@ class Command(BaseCommand):
         simulator = Simulator(servers=3, port=0).start()
         try:
             users = demo_seed(simulator=simulator)
+            servers_health_check()  # so the portal shows who is online; beat repeats it where Redis runs
             self._introduce(bind, port, simulator, users)
             from nexus.asgi import application
 
