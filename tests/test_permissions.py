@@ -1,9 +1,10 @@
-"""Generic permission tests for every API endpoint (NetBox style).
+"""Generic permission tests for every API endpoint and page (NetBox style).
 
-Each endpoint is listed once with what each kind of user gets. Outsiders and other
+Each route is listed once with what each kind of user gets. Outsiders and other
 tenants get 404 (never a hint that the object exists), read-only users 403 for
-actions, anonymous callers are refused. A meta-test fails when an API route is
-added without a row here.
+actions, anonymous callers are refused (pages send them to the login). A
+meta-test fails when a route is added without a row here; the console WebSocket
+route has its own refusal tests in tests/console/test_consumer.py.
 """
 
 import pytest
@@ -40,7 +41,11 @@ ENDPOINTS = {
         lambda o: [o["session"].pk],
         expect(admin_a=202, platform_admin=202, **SESSION_ADMINS_ONLY),
     ),
+    "portal:home": ("get", lambda o: [], expect(anonymous=302, outsider=200, admin_b=200)),
+    "portal:server": ("get", lambda o: [o["server"].pk], expect(anonymous=302)),
+    "console:page": ("get", lambda o: [o["server"].pk, 100], expect(anonymous=302, viewer_a=403)),
 }
+CHECKED_NAMESPACES = ("api:", "portal:", "console:")
 
 
 @pytest.fixture
@@ -93,16 +98,25 @@ def test_the_server_api_never_returns_the_token(client, objects, admin_a):
     assert "token_secret" not in body
 
 
-def _api_route_names(patterns, prefix=""):
+def _route_names(patterns, prefix=""):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
-            yield from _api_route_names(pattern.url_patterns, namespace)
-        elif isinstance(pattern, URLPattern) and prefix == "api:" and pattern.name:
+            yield from _route_names(pattern.url_patterns, namespace)
+        elif isinstance(pattern, URLPattern) and prefix in CHECKED_NAMESPACES and pattern.name:
             yield prefix + pattern.name
 
 
-def test_every_api_route_has_permission_tests():
-    routes = set(_api_route_names(get_resolver().url_patterns))
-    assert routes, "no API routes found"
+def test_every_route_has_permission_tests():
+    routes = set(_route_names(get_resolver().url_patterns))
+    assert {name.split(":")[0] + ":" for name in routes} == set(CHECKED_NAMESPACES)
     assert routes - set(ENDPOINTS) == set(), "add these routes to ENDPOINTS"
+
+
+def test_every_websocket_route_has_refusal_tests():
+    from console.routing import websocket_urlpatterns
+
+    # tests/console/test_consumer.py covers this route for anonymous, other tenants, each role and bad tokens.
+    assert [route.pattern.regex.pattern for route in websocket_urlpatterns] == [
+        r"^ws/console/(?P<token>[A-Za-z0-9_-]{20,100})/$"
+    ]
