@@ -1,10 +1,11 @@
 """The console relay: browser (noVNC) <-> Proxmox vncwebsocket, framework-free.
 
 `Relay.run()` logs in to Proxmox with the VNC password, lets the browser in without one
-(so the password never reaches it), then copies bytes both ways unchanged. Each
-direction is one task that reads a message and awaits its delivery before reading the
-next, so a slow reader holds back its writer: at most one message per direction is in
-our hands (websockify instead keeps reading from the VNC server whatever is queued).
+(so the password never reaches it), then copies bytes both ways unchanged. A slow
+reader holds back its writer: towards the browser at most `browser_buffer` bytes wait
+(sent as one message once the browser is ready, which saves per-message work under
+load), towards Proxmox one message; then we stop reading (websockify instead keeps
+reading from the VNC server whatever is queued).
 """
 
 import asyncio
@@ -53,6 +54,37 @@ class RelayLimits:
     max_duration: float | None = None  # seconds from the start of run()
     ping_interval: float | None = 20.0  # pvedaemon drops consoles it hears nothing from
     handshake_timeout: float = 10.0
+    # Bytes from Proxmox held while the browser is busy; they then leave as one message (fewer, larger sends).
+    browser_buffer: int = 256 * 1024
+
+
+class _Outbox:
+    """Bytes on their way to a slower peer: `put` waits once `limit` are held, `take` empties it at once."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self._filled = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    async def put(self, data: bytes) -> None:
+        while self._size >= self._limit:
+            self._drained.clear()
+            await self._drained.wait()
+        self._chunks.append(data)
+        self._size += len(data)
+        self._filled.set()
+
+    async def take(self) -> bytes:
+        while not self._chunks:
+            self._filled.clear()
+            await self._filled.wait()
+        data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        self._chunks, self._size = [], 0
+        self._drained.set()
+        return data
 
 
 class Relay:
@@ -110,8 +142,10 @@ class Relay:
         if isinstance(outcome, CloseReason):
             return outcome
         upstream_leftover, browser_leftover = outcome
+        outbox = _Outbox(self.limits.browser_buffer)
         pumps = [
-            self._spawn(self._pump(upstream_leftover, self.upstream, self.browser, self._delivered_to_browser)),
+            self._spawn(self._read_upstream(upstream_leftover, outbox)),
+            self._spawn(self._write_browser(outbox)),
             self._spawn(self._pump(browser_leftover, self.browser, self.upstream, self._delivered_to_upstream)),
         ]
         if self.limits.ping_interval:
@@ -157,11 +191,26 @@ class Relay:
             except EndpointClosed:
                 return self._gone(source)
 
+    async def _read_upstream(self, data: bytes, outbox: _Outbox) -> CloseReason:
+        while True:
+            if data:
+                await outbox.put(data)
+            try:
+                data = await self.upstream.recv()
+            except EndpointClosed:
+                return CloseReason.UPSTREAM_CLOSED
+
+    async def _write_browser(self, outbox: _Outbox) -> CloseReason:
+        while True:
+            data = await outbox.take()
+            try:
+                await self.browser.send(data)
+            except EndpointClosed:
+                return CloseReason.CLIENT_CLOSED
+            self.bytes_to_browser += len(data)
+
     def _gone(self, endpoint: Endpoint) -> CloseReason:
         return CloseReason.CLIENT_CLOSED if endpoint is self.browser else CloseReason.UPSTREAM_CLOSED
-
-    def _delivered_to_browser(self, data: bytes) -> None:
-        self.bytes_to_browser += len(data)
 
     def _delivered_to_upstream(self, data: bytes) -> None:
         self.bytes_to_upstream += len(data)

@@ -275,14 +275,35 @@ async def test_a_stalled_browser_stops_reads_from_proxmox():
     run = asyncio.create_task(relay.run())
     await asyncio.wait_for(consumer.stalled.wait(), 2)
     await spin()
-    # The browser took its 3 handshake messages and 7 frames; the 8th frame waits for it,
-    # and nothing more is read from Proxmox however long the browser stalls.
-    assert upstream.reads == 8
+    reads_when_stalled = upstream.reads
+    await spin(500)
+    # Nothing more is read from Proxmox however long the browser stalls ...
+    assert upstream.reads == reads_when_stalled
+    # ... and what was read but not delivered is bounded: the message stuck in the browser's send and the
+    # refilled buffer (each at most the buffer plus one frame), and the frame waiting for room.
+    handshake = len(b"RFB 003.008\n") + 2 + 4  # version, security types [None], SecurityResult
+    held = upstream.reads * 65536 - (sum(len(message) for message in consumer.received) - handshake)
+    assert held <= 2 * NO_LIMITS.browser_buffer + 3 * 65536
     relay.terminate()
     assert await asyncio.wait_for(run, 2) is CloseReason.TERMINATED
     assert consumer.closed_with[0] == 4410 and upstream.closed_with is not None
     assert relay_tasks() == []
     assert vnc_auth_response(PASSWORD, challenge) not in b"".join(consumer.received)
+
+
+async def test_a_busy_browser_gets_what_piled_up_as_one_message():
+    consumer = StallingBrowser(accept=10**6)
+    browser = QueueEndpoint(consumer.send, consumer.close)
+    await browser.feed(b"RFB 003.008\n" + b"\x01" + b"\x01")
+    upstream = FloodingProxmox([b"RFB 003.008\n", b"\x01\x02", bytes(16), struct.pack(">I", 0)])
+    relay = Relay(browser, upstream, password=PASSWORD, limits=NO_LIMITS)
+    run = asyncio.create_task(relay.run())
+    await spin()
+    relay.terminate()
+    await asyncio.wait_for(run, 2)
+    frames = [message for message in consumer.received if len(message) >= 65536]
+    assert any(len(message) > 65536 for message in frames), "frames that piled up were not sent together"
+    assert all(len(message) <= NO_LIMITS.browser_buffer + 65536 for message in frames)
 
 
 async def test_the_browser_queue_holds_back_the_consumer_when_full():
