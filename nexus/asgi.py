@@ -11,10 +11,12 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from console.routing import websocket_urlpatterns  # noqa: E402
 
+from .ws_auth import SessionUserMiddleware  # noqa: E402
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # Browsers send Origin; one that is not ours is refused before the handshake (cross-site WebSocket hijacking).
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(SessionUserMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
