@@ -86,12 +86,7 @@ class SyntheticRfbSession(RfbServerSession):
 
     transport = "ws"
 
-    async def run(self) -> None:
-        try:
-            if not await self._handshake():
-                return
-        except asyncio.IncompleteReadError:
-            return
+    async def serve(self) -> None:
         try:
             await synthetic(self.reader, self.send, self.transport)
         except asyncio.IncompleteReadError:

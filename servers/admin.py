@@ -61,28 +61,37 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
 
     actions = ["show_certificate", "check_token"]
 
-    @admin.action(description="Show the certificate fingerprint the server presents")
-    def show_certificate(self, request, queryset):
+    def _report_each(self, request, queryset, check) -> None:
+        """One message per server: `check(server)` gives (text, level); a Proxmox failure is an error message."""
         for server in queryset:
             try:
-                presented = server_presented_certificate(server=server)
+                text, level = check(server)
             except proxmox.ProxmoxError as error:
-                self.message_user(request, f"{server}: {error.message}", messages.ERROR)
-                continue
-            verdict = {None: "not pinned", True: "matches the pinned one", False: "DIFFERS from the pinned one"}
+                text, level = error.message, messages.ERROR
+            self.message_user(request, f"{server}: {text}", level)
+
+    @admin.action(description="Show the certificate fingerprint the server presents")
+    def show_certificate(self, request, queryset):
+        verdict = {None: "not pinned", True: "matches the pinned one", False: "DIFFERS from the pinned one"}
+
+        def check(server):
+            presented = server_presented_certificate(server=server)
             level = messages.WARNING if presented.matches_pin is False else messages.INFO
-            text = f"{server} presents {presented.fingerprint} ({verdict[presented.matches_pin]})."
-            self.message_user(request, text + " Compare it with Proxmox's Node > Certificates before pinning.", level)
+            return (
+                f"presents {presented.fingerprint} ({verdict[presented.matches_pin]}). "
+                "Compare it with Proxmox's Node > Certificates before pinning.",
+                level,
+            )
+
+        self._report_each(request, queryset, check)
 
     @admin.action(description="Check the API token's privileges")
     def check_token(self, request, queryset):
-        for server in queryset:
-            try:
-                report = server_token_report(server=server)
-            except proxmox.ProxmoxError as error:
-                self.message_user(request, f"{server}: {error.message}", messages.ERROR)
-                continue
-            self.message_user(request, f"{server}: {report.summary}", messages.SUCCESS if report.ok else messages.WARNING)
+        def check(server):
+            report = server_token_report(server=server)
+            return report.summary, messages.SUCCESS if report.ok else messages.WARNING
+
+        self._report_each(request, queryset, check)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -166,6 +166,10 @@ class RfbServerSession:
                 return
         except asyncio.IncompleteReadError:
             return
+        await self.serve()
+
+    async def serve(self) -> None:
+        """After ServerInit: answer update requests and record input until the client leaves."""
         updater = asyncio.create_task(self._update_loop())
         try:
             await self._read_loop()
