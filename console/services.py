@@ -20,6 +20,8 @@ from .models import ConsoleSession
 from .relay import CloseReason
 
 TOKEN_LIFETIME = timedelta(seconds=60)
+# A relay always ends by its tenant's maximum duration; an open record well past it lost its process.
+STALE_MARGIN = timedelta(minutes=5)
 # The channel-layer message that ends a session: a control message, never console bytes.
 TERMINATE_MESSAGE = "console.terminate"
 
@@ -106,6 +108,21 @@ def console_session_close(
         bytes_to_client=bytes_to_client,
         bytes_to_server=bytes_to_server,
     )
+
+
+def console_sessions_close_stale() -> int:
+    """Close sessions recorded as open past their tenant's maximum duration (their process died)."""
+    now = timezone.now()
+    stale = [
+        session
+        for session in ConsoleSession.objects.filter(opened_at__isnull=False, closed_at__isnull=True).select_related(
+            "tenant"
+        )
+        if session.opened_at + timedelta(seconds=session.tenant.console_max_duration) + STALE_MARGIN < now
+    ]
+    for session in stale:
+        console_session_close(session=session, reason=CloseReason.ERROR)
+    return len(stale)
 
 
 def console_sessions_for_user(user):

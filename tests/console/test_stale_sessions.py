@@ -1,0 +1,34 @@
+import secrets
+from datetime import timedelta
+
+from django.utils import timezone
+
+from console.models import ConsoleSession
+from console.tasks import close_stale_sessions
+
+
+def session(user, server, opened_ago):
+    now = timezone.now()
+    return ConsoleSession.objects.create(
+        user=user,
+        tenant=server.tenant,
+        server=server,
+        node="pve1",
+        guest_type="qemu",
+        vmid=100,
+        token_hash=secrets.token_hex(32),
+        token_expires_at=now - opened_ago,
+        opened_at=now - opened_ago,
+    )
+
+
+def test_sessions_open_past_the_maximum_duration_are_closed(manager_a, server_a):
+    server_a.tenant.console_max_duration = 3600
+    server_a.tenant.save()
+    stale = session(manager_a, server_a, timedelta(hours=2))
+    live = session(manager_a, server_a, timedelta(minutes=30))
+    close_stale_sessions.apply()
+    stale.refresh_from_db()
+    live.refresh_from_db()
+    assert stale.closed_at is not None and stale.close_reason == "error"
+    assert live.closed_at is None
