@@ -6,8 +6,13 @@
     outsider                  an account with no tenant
 """
 
+import secrets
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from console.models import ConsoleSession
 
 from servers.models import ProxmoxServer
 from tenants.models import Membership, Tenant
@@ -40,6 +45,21 @@ def make_server(tenant: Tenant, name: str, **fields) -> ProxmoxServer:
     server.token_secret = "11111111-2222-3333-4444-555555555555"
     server.save()
     return server
+
+
+def make_console_session(user, server: ProxmoxServer, **fields) -> ConsoleSession:
+    """A console session of guest 100 as the API would record it, without going through a token."""
+    fields.setdefault("token_expires_at", timezone.now())
+    return ConsoleSession.objects.create(
+        user=user,
+        tenant=server.tenant,
+        server=server,
+        node="pve1",
+        guest_type="qemu",
+        vmid=100,
+        token_hash=secrets.token_hex(32),
+        **fields,
+    )
 
 
 @pytest.fixture

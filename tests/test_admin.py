@@ -117,21 +117,10 @@ def test_login_page_and_portal(client, manager_a, server_a, server_b):
 
 
 def test_the_operator_ends_a_console_session_from_the_admin(client, platform_admin, manager_a, server_a):
-    from django.utils import timezone
-
     from audit.models import AuditEvent
-    from console.models import ConsoleSession
+    from tests.conftest import make_console_session
 
-    session = ConsoleSession.objects.create(
-        user=manager_a,
-        tenant=server_a.tenant,
-        server=server_a,
-        node="pve1",
-        guest_type="qemu",
-        vmid=100,
-        token_hash="0" * 64,
-        token_expires_at=timezone.now(),
-    )
+    session = make_console_session(manager_a, server_a)
     client.force_login(platform_admin)
     response = client.post(
         reverse("admin:console_consolesession_changelist"),
@@ -142,7 +131,7 @@ def test_the_operator_ends_a_console_session_from_the_admin(client, platform_adm
     assert session.close_reason == "terminated"
     assert AuditEvent.objects.filter(action="console terminated", actor=platform_admin).exists()
     page = client.get(reverse("admin:console_consolesession_change", args=[session.pk])).content.decode()
-    assert "0" * 64 not in page
+    assert session.token_hash not in page
 
 
 def run_server_action(client, platform_admin, server, action):

@@ -1,25 +1,14 @@
-import secrets
 from datetime import timedelta
 
 from django.utils import timezone
 
-from console.models import ConsoleSession
 from console.tasks import close_stale_sessions
+from tests.conftest import make_console_session
 
 
 def session(user, server, opened_ago):
-    now = timezone.now()
-    return ConsoleSession.objects.create(
-        user=user,
-        tenant=server.tenant,
-        server=server,
-        node="pve1",
-        guest_type="qemu",
-        vmid=100,
-        token_hash=secrets.token_hex(32),
-        token_expires_at=now - opened_ago,
-        opened_at=now - opened_ago,
-    )
+    opened_at = timezone.now() - opened_ago
+    return make_console_session(user, server, token_expires_at=opened_at, opened_at=opened_at)
 
 
 def test_sessions_open_past_the_maximum_duration_are_closed(manager_a, server_a):
