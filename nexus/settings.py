@@ -178,6 +178,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # servers.proxmox logs each failed call once, in words; urllib3 would add a line per retry.
+    "loggers": {"urllib3.connectionpool": {"level": "ERROR"}},
 }
 
 if not DEBUG:
