@@ -35,10 +35,7 @@ def main() -> None:
         servers[-2].faults.latency = args.slow
         servers[-1].faults.hang = True
         connections = {
-            server.name: proxmox.Connection(
-                host=server.host, port=server.port, token_id=server.token_id, token_secret=server.token_secret,
-                tls_mode="fingerprint", fingerprint=server.fingerprint, timeout=args.timeout,
-            )
+            server.name: proxmox.Connection(**server.connection_settings(), timeout=args.timeout)
             for server in servers
         }
         answered_at: list[float] = []

@@ -39,19 +39,6 @@ def _server(tenant: Tenant, name: str, **fields) -> ProxmoxServer:
     return server
 
 
-def _simulated(tenant: Tenant, name: str, sim_server) -> ProxmoxServer:
-    return _server(
-        tenant,
-        name,
-        host=sim_server.host,
-        port=sim_server.port,
-        token_id=sim_server.token_id,
-        token_secret=sim_server.token_secret,
-        tls_mode=TLSMode.FINGERPRINT,
-        fingerprint=sim_server.fingerprint,
-    )
-
-
 @transaction.atomic
 def demo_seed(*, simulator: Simulator) -> list[tuple[str, str]]:
     """Create or refresh the demo; returns (username, description) of each demo user."""
@@ -61,8 +48,8 @@ def demo_seed(*, simulator: Simulator) -> list[tuple[str, str]]:
     }
     acme, northwind = tenants["acme"], tenants["northwind"]
     first, second, third = simulator.servers[:3]
-    _simulated(acme, "acme-pve-1", first)
-    customer_server = _simulated(acme, "acme-pve-2", second)
+    _server(acme, "acme-pve-1", **first.connection_settings())
+    customer_server = _server(acme, "acme-pve-2", **second.connection_settings())
     _server(
         acme,
         "acme-offsite",
@@ -73,7 +60,7 @@ def demo_seed(*, simulator: Simulator) -> list[tuple[str, str]]:
         tls_mode=TLSMode.FINGERPRINT,
         fingerprint=first.fingerprint,
     )
-    _simulated(northwind, "school-pve", third)
+    _server(northwind, "school-pve", **third.connection_settings())
 
     User = get_user_model()
     for username, _, slug, role in USERS:

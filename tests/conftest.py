@@ -34,6 +34,7 @@ def make_user(username: str, **extra):
 
 
 def make_server(tenant: Tenant, name: str, **fields) -> ProxmoxServer:
+    secret = fields.pop("token_secret", "11111111-2222-3333-4444-555555555555")
     server = ProxmoxServer(
         tenant=tenant,
         name=name,
@@ -42,7 +43,7 @@ def make_server(tenant: Tenant, name: str, **fields) -> ProxmoxServer:
         fingerprint=fields.pop("fingerprint", ":".join(["AB"] * 32)),
         **fields,
     )
-    server.token_secret = "11111111-2222-3333-4444-555555555555"
+    server.token_secret = secret
     server.save()
     return server
 
@@ -121,15 +122,4 @@ def outsider(db):
 @pytest.fixture
 def sim_server(tenant_a, pve):
     """Tenant A's server, pointed at the simulator with a pinned fingerprint and a full-privilege token."""
-    server = make_server(
-        tenant_a,
-        "pve-sim",
-        host=pve.host,
-        port=pve.port,
-        token_id=pve.token_id,
-        tls_mode="fingerprint",
-        fingerprint=pve.fingerprint,
-    )
-    server.token_secret = pve.token_secret
-    server.save()
-    return server
+    return make_server(tenant_a, "pve-sim", **pve.connection_settings())

@@ -80,6 +80,17 @@ class SimServer:
     def token_secret(self) -> str:
         return self.state.default_token.secret
 
+    def connection_settings(self) -> dict:
+        """How a client reaches this server: the fields of servers.proxmox.Connection (and of ProxmoxServer)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "token_id": self.token_id,
+            "token_secret": self.token_secret,
+            "tls_mode": "fingerprint",
+            "fingerprint": self.fingerprint,
+        }
+
     def node_cert_pem(self, node: str) -> str:
         return self._node_certs[node].cert_pem.decode()
 

@@ -24,12 +24,7 @@ VM_USER = {"VM.Audit", "VM.PowerMgmt", "VM.Console"}
 
 
 def connect(pve, **overrides) -> Connection:
-    fields = {
-        "host": pve.host, "port": pve.port, "token_id": pve.token_id, "token_secret": pve.token_secret,
-        "tls_mode": "fingerprint", "fingerprint": pve.fingerprint, "timeout": 5.0,
-    }
-    fields.update(overrides)
-    return Connection(**fields)
+    return Connection(**{**pve.connection_settings(), "timeout": 5.0, **overrides})
 
 
 @pytest.fixture

@@ -199,5 +199,4 @@ def test_every_answer_of_the_simulator_fits_the_schema(schema, pve):
 
 
 def pve_connection(pve) -> Connection:
-    return Connection(host=pve.host, port=pve.port, token_id=pve.token_id, token_secret=pve.token_secret,
-                      tls_mode="fingerprint", fingerprint=pve.fingerprint)
+    return Connection(**pve.connection_settings())
