@@ -1,4 +1,6 @@
-"""Daphne with write backpressure for WebSockets: `websocket.send` waits for a slow browser.
+"""Daphne with backpressure for WebSockets, both ways: bounded buffers for consoles.
+
+Towards the browser, `websocket.send` waits for a slow browser.
 
 Stock daphne hands each `websocket.send` to autobahn, which writes it into the Twisted
 transport's buffer and returns at once; that buffer has no limit, so a browser that
@@ -11,6 +13,12 @@ Before the upgrade, twisted.web's HTTPChannel registered itself as that transpor
 producer; after the upgrade daphne gives the transport to the WebSocket protocol and
 the channel has nothing left to pause, so the gate takes its place.
 
+From the browser, stock daphne puts every message into the application's input queue,
+which has no limit either: a browser that sends faster than the console relay passes
+input on (Proxmox reading slowly) would grow it without end. Our queue stops reading
+the browser's socket while `INPUT_QUEUE_LIMIT` bytes wait in it, and reads on once the
+application has taken half of them; TCP then holds the browser back.
+
 Use it instead of the `daphne` command, with the same arguments:
 
     python -m console.flow -b 0.0.0.0 -p 8000 nexus.asgi:application
@@ -20,9 +28,14 @@ or pass `FlowControlServer` wherever a daphne `Server` class is chosen (for exam
 """
 
 import asyncio
+from functools import partial
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+
+# Bytes of browser messages waiting for the application before we stop reading the socket.
+# Daphne limits one message to 1 MiB (--websocket_max_message_size), so this is no cap on size.
+INPUT_QUEUE_LIMIT = 256 * 1024
 
 
 class WriteGate:
@@ -46,18 +59,59 @@ class WriteGate:
         self._open.set()
 
 
+class InputQueue(asyncio.Queue):
+    """A WebSocket application's input queue that pauses reading its socket while `limit` bytes wait in it.
+
+    Daphne calls `put_nowait`; the application's `receive` is `get`, which ends in `get_nowait`.
+    """
+
+    def __init__(self, transport, limit: int) -> None:
+        super().__init__()
+        self._transport = transport
+        self._limit = limit
+        self._size = 0
+        self._paused = False
+
+    def put_nowait(self, message) -> None:
+        super().put_nowait(message)
+        self._size += _payload_size(message)
+        if self._size >= self._limit and not self._paused:
+            self._paused = True
+            self._transport.pauseProducing()
+
+    def get_nowait(self):
+        message = super().get_nowait()
+        self._size -= _payload_size(message)
+        if self._paused and self._size <= self._limit // 2:
+            self._paused = False
+            self._transport.resumeProducing()
+        return message
+
+
+def _payload_size(message) -> int:
+    return len(message.get("bytes") or message.get("text") or "")
+
+
 def _is_close_with_reason(message) -> bool:
     return message["type"] == "websocket.close" and bool(message.get("reason"))
 
 
 class FlowControlServer(Server):
     def create_application(self, protocol, scope):
-        queue = super().create_application(protocol, scope)
-        if queue is not None and scope["type"] == "websocket":
-            gate = WriteGate()
-            protocol.transport.unregisterProducer()
-            protocol.transport.registerProducer(gate, True)
-            self.connections[protocol]["write_gate"] = gate
+        if scope["type"] != "websocket":
+            return super().create_application(protocol, scope)
+        # Daphne's own steps, with our input queue instead of an unbounded one.
+        assert "application_instance" not in self.connections[protocol]
+        queue = InputQueue(protocol.transport, INPUT_QUEUE_LIMIT)
+        scope.setdefault("asgi", {"version": "3.0"})
+        instance = self.application(scope=scope, receive=queue.get, send=partial(self.handle_reply, protocol))
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(instance)
+        gate = WriteGate()
+        protocol.transport.unregisterProducer()
+        protocol.transport.registerProducer(gate, True)
+        self.connections[protocol]["write_gate"] = gate
         return queue
 
     async def handle_reply(self, protocol, message):
