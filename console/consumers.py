@@ -63,9 +63,20 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self.browser = QueueEndpoint(self._send_bytes, self._close_browser)
         self.relay_task = asyncio.create_task(self._run())
 
+    async def __call__(self, scope, receive, send):
+        # Browser input waits for the relay here, in the receive callable, rather than in its
+        # handler: Channels dispatches one message at a time, so a handler that waits would hold
+        # up channel-layer messages too, such as an administrator ending this session.
+        async def receive_when_relay_has_room():
+            if self.browser is not None:
+                await self.browser.room()
+            return await receive()
+
+        await super().__call__(scope, receive_when_relay_has_room, send)
+
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None and self.browser is not None:
-            await self.browser.feed(bytes_data)
+            self.browser.feed(bytes_data)
 
     async def disconnect(self, code):
         if self.browser is not None:
@@ -90,6 +101,13 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason)
 
     async def _run(self) -> None:
+        try:
+            await self._relay_session()
+        finally:
+            # Nobody reads the browser's input any more: the receive callable must not wait for room.
+            self.browser.feed_closed()
+
+    async def _relay_session(self) -> None:
         session = self.session
         try:
             connection, ticket = await asyncio.to_thread(_open_console_ticket, session)

@@ -73,9 +73,10 @@ class WebsocketsEndpoint:
 class QueueEndpoint:
     """The browser side, driven by the consumer that owns the browser's WebSocket.
 
-    The consumer calls `await feed(bytes)` for each message from the browser (it
-    waits once `max_queued_bytes` are waiting to be relayed) and `feed_closed()` on
-    disconnect. `send` and `close` are the consumer's own async callables.
+    The consumer calls `feed(bytes)` for each message from the browser and
+    `feed_closed()` on disconnect; before taking the next message from the browser it
+    awaits `room()`, which waits while `max_queued_bytes` are waiting to be relayed.
+    `send` and `close` are the consumer's own async callables.
     """
 
     def __init__(
@@ -96,9 +97,11 @@ class QueueEndpoint:
         self._writable = asyncio.Event()
         self._writable.set()
 
-    async def feed(self, data: bytes) -> None:
-        while not self._closed and self._queued_bytes >= self._max_queued_bytes:
-            await self._writable.wait()
+    async def room(self) -> None:
+        """Returns once fewer than `max_queued_bytes` wait, or nobody will read them any more."""
+        await self._writable.wait()
+
+    def feed(self, data: bytes) -> None:
         if self._closed:
             return
         self._messages.append(data)
@@ -108,6 +111,7 @@ class QueueEndpoint:
             self._writable.clear()
 
     def feed_closed(self) -> None:
+        """The browser is gone, or the relay that read it has ended: wake both sides for good."""
         self._closed = True
         self._readable.set()
         self._writable.set()

@@ -12,6 +12,8 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
+from console import consumers
+from console.endpoints import WebsocketsEndpoint
 from console.models import ConsoleSession
 from console.rfb import KEY_EVENT, PROTOCOL_VERSION_3_8
 from console.services import console_session_request, console_session_terminate
@@ -130,6 +132,33 @@ async def test_an_administrator_ends_a_session_and_the_page_is_told_why(manager_
     assert await closed_with(communicator) == 4410
     session = await closed_session(ticket)
     assert session.close_reason == "terminated"
+
+
+class ProxmoxThatStopsReading(WebsocketsEndpoint):
+    """Takes the handshake, then never finishes sending anything bigger (a guest that stopped reading)."""
+
+    async def send(self, data: bytes) -> None:
+        if len(data) > 100:
+            await asyncio.Event().wait()
+        await super().send(data)
+
+
+async def test_an_administrator_ends_a_session_whose_browser_floods_a_stuck_proxmox(
+    monkeypatch, manager_a, admin_a, sim_server
+):
+    monkeypatch.setattr(consumers, "WebsocketsEndpoint", ProxmoxThatStopsReading)
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    browser = Browser(communicator)
+    await browser.handshake()
+    for _ in range(40):  # 2.5 MiB of input: more than the relay queues for a Proxmox that does not read
+        await browser.send(bytes(65536))
+    await asyncio.sleep(0.2)
+
+    await sync_to_async(console_session_terminate)(session=await session_of(ticket), actor=admin_a)
+    assert await closed_with(communicator) == 4410
+    assert (await closed_session(ticket)).close_reason == "terminated"
 
 
 async def test_an_idle_console_closes_after_the_tenant_timeout(manager_a, sim_server, tenant_a):

@@ -268,7 +268,7 @@ async def test_a_stalled_browser_stops_reads_from_proxmox():
     consumer = StallingBrowser(accept=10)
     browser = QueueEndpoint(consumer.send, consumer.close)
     # The browser's handshake, all at once: version, choice None, ClientInit.
-    await browser.feed(b"RFB 003.008\n" + b"\x01" + b"\x01")
+    browser.feed(b"RFB 003.008\n" + b"\x01" + b"\x01")
     challenge = bytes(16)
     upstream = FloodingProxmox([b"RFB 003.008\n", b"\x01\x02", challenge, struct.pack(">I", 0)])
     relay = Relay(browser, upstream, password=PASSWORD, limits=NO_LIMITS)
@@ -294,7 +294,7 @@ async def test_a_stalled_browser_stops_reads_from_proxmox():
 async def test_a_busy_browser_gets_what_piled_up_as_one_message():
     consumer = StallingBrowser(accept=10**6)
     browser = QueueEndpoint(consumer.send, consumer.close)
-    await browser.feed(b"RFB 003.008\n" + b"\x01" + b"\x01")
+    browser.feed(b"RFB 003.008\n" + b"\x01" + b"\x01")
     upstream = FloodingProxmox([b"RFB 003.008\n", b"\x01\x02", bytes(16), struct.pack(">I", 0)])
     relay = Relay(browser, upstream, password=PASSWORD, limits=NO_LIMITS)
     run = asyncio.create_task(relay.run())
@@ -308,16 +308,32 @@ async def test_a_busy_browser_gets_what_piled_up_as_one_message():
 
 async def test_the_browser_queue_holds_back_the_consumer_when_full():
     browser = QueueEndpoint(None, None, max_queued_bytes=10)
-    await browser.feed(b"12345")
-    await browser.feed(b"678901")
-    blocked = asyncio.create_task(browser.feed(b"x"))
+    browser.feed(b"12345")
+    await asyncio.wait_for(browser.room(), 1)
+    browser.feed(b"678901")
+    waiting = asyncio.create_task(browser.room())
     await spin()
-    assert not blocked.done()
+    assert not waiting.done()
     assert await browser.recv() == b"12345"
-    await asyncio.wait_for(blocked, 1)
+    await asyncio.wait_for(waiting, 1)
+    browser.feed(b"x")
     browser.feed_closed()
     assert await browser.recv() == b"678901"
     assert await browser.recv() == b"x"
+    with pytest.raises(EndpointClosed):
+        await browser.recv()
+
+
+async def test_a_closed_browser_queue_never_holds_back_the_consumer():
+    browser = QueueEndpoint(None, None, max_queued_bytes=1)
+    browser.feed(b"unread")
+    waiting = asyncio.create_task(browser.room())
+    await spin()
+    assert not waiting.done()
+    browser.feed_closed()  # the relay ended without reading it
+    await asyncio.wait_for(waiting, 1)
+    browser.feed(b"dropped")
+    assert await browser.recv() == b"unread"
     with pytest.raises(EndpointClosed):
         await browser.recv()
 
