@@ -74,6 +74,14 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
         await super().__call__(scope, receive_when_relay_has_room, send)
 
+    async def dispatch(self, message):
+        # Browser input touches no database: skip Channels' close_old_connections per message
+        # (a hop to the sync thread), which added to every keystroke's round trip.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        else:
+            await super().dispatch(message)
+
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None and self.browser is not None:
             self.browser.feed(bytes_data)

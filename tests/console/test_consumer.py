@@ -161,6 +161,25 @@ async def test_an_administrator_ends_a_session_whose_browser_floods_a_stuck_prox
     assert (await closed_session(ticket)).close_reason == "terminated"
 
 
+async def test_browser_input_skips_the_per_message_database_cleanup(monkeypatch, manager_a, sim_server, pve):
+    cleanups = []
+
+    async def count_cleanup():
+        cleanups.append(1)
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", count_cleanup)
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    await Browser(communicator).handshake()
+    after_connect = len(cleanups)
+    for _ in range(10):
+        await communicator.send_to(bytes_data=struct.pack(">BBxxI", KEY_EVENT, 1, ord("y")))
+    await communicator.disconnect()
+    await closed_session(ticket)
+    assert len(cleanups) == after_connect + 1  # the disconnect only
+
+
 async def test_an_idle_console_closes_after_the_tenant_timeout(manager_a, sim_server, tenant_a):
     tenant_a.console_idle_timeout = 1
     await tenant_a.asave()
