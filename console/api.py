@@ -47,12 +47,9 @@ class ConsoleSessionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ConsoleSessionSerializer
 
     def get_queryset(self):
-        sessions = console_sessions_for_user(self.request.user)
-        tenant = self.request.query_params.get("tenant")
-        if tenant:
-            sessions = sessions.filter(tenant__slug=tenant)
+        sessions = console_sessions_for_user(self.request.user, tenant=self.request.query_params.get("tenant", ""))
         if self.request.query_params.get("open") in ("1", "true"):
-            sessions = sessions.filter(opened_at__isnull=False, closed_at__isnull=True)
+            sessions = sessions.open()
         return sessions
 
     @extend_schema(

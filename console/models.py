@@ -6,6 +6,14 @@ from .relay import CloseReason
 CLOSE_REASONS = [(reason.name.lower(), reason.text) for reason in CloseReason]
 
 
+class ConsoleSessionQuerySet(models.QuerySet):
+    def open(self):
+        return self.filter(opened_at__isnull=False, closed_at__isnull=True)
+
+    def closed(self):
+        return self.filter(closed_at__isnull=False)
+
+
 class ConsoleSession(models.Model):
     """One console: from the one-time token the portal hands out to the end of the relay."""
 
@@ -27,6 +35,8 @@ class ConsoleSession(models.Model):
     bytes_to_server = models.BigIntegerField(default=0)
     close_reason = models.CharField(max_length=32, choices=CLOSE_REASONS, blank=True)
     channel_name = models.CharField(max_length=255, blank=True, editable=False)
+
+    objects = ConsoleSessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

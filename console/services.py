@@ -115,9 +115,7 @@ def console_sessions_close_stale() -> int:
     now = timezone.now()
     stale = [
         session
-        for session in ConsoleSession.objects.filter(opened_at__isnull=False, closed_at__isnull=True).select_related(
-            "tenant"
-        )
+        for session in ConsoleSession.objects.open().select_related("tenant")
         if session.opened_at + timedelta(seconds=session.tenant.console_max_duration) + STALE_MARGIN < now
     ]
     for session in stale:
@@ -125,10 +123,22 @@ def console_sessions_close_stale() -> int:
     return len(stale)
 
 
-def console_sessions_for_user(user):
-    """The sessions a tenant admin (or a platform admin) may see and end."""
-    tenants = access.tenants_for_user(user, roles.MANAGE_CONSOLES)
-    return ConsoleSession.objects.filter(tenant__in=tenants).select_related("user", "server", "tenant")
+def console_tenants_for_user(user):
+    """The tenants whose console sessions the user may see and end: those they administer, all for platform admins."""
+    return access.tenants_for_user(user, roles.MANAGE_CONSOLES)
+
+
+def console_sessions_manageable(user) -> bool:
+    """Whether the user may see and end the console sessions of at least one tenant."""
+    return console_tenants_for_user(user).exists()
+
+
+def console_sessions_for_user(user, *, tenant: str = ""):
+    """The sessions a tenant admin (or a platform admin) may see and end; `tenant`, a slug, narrows them to one."""
+    sessions = ConsoleSession.objects.filter(tenant__in=console_tenants_for_user(user))
+    if tenant:
+        sessions = sessions.filter(tenant__slug=tenant)
+    return sessions.select_related("user", "server", "tenant")
 
 
 def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str | None = None) -> None:

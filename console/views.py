@@ -1,12 +1,21 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
+from urllib.parse import urlencode
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from audit.services import client_ip
 from nexus.errors import ApplicationError
 from servers import proxmox
 from servers.models import ProxmoxServer
 from tenants import access, roles
 from vms.services import guest_get
+
+from .services import console_session_terminate, console_sessions_for_user, console_tenants_for_user
+
+RECENT_CLOSED_SESSIONS = 50
 
 
 @login_required
@@ -29,3 +38,34 @@ def console_page(request, server_id: int, vmid: int):
     context["console_api"] = reverse("api:guest-console", args=[server.pk, vmid])
     context["guest_api"] = reverse("api:guest-detail", args=[server.pk, vmid])
     return render(request, "console/page.html", context)
+
+
+@login_required
+def sessions_page(request):
+    """The console sessions of the tenants the user administers: the open ones, then the latest closed."""
+    tenant = request.GET.get("tenant", "")
+    sessions = console_sessions_for_user(request.user, tenant=tenant)
+    context = {
+        "tenants": list(console_tenants_for_user(request.user)),
+        "tenant": tenant,
+        "open_sessions": sessions.open().order_by("-opened_at"),
+        "closed_sessions": sessions.closed().order_by("-closed_at")[:RECENT_CLOSED_SESSIONS],
+    }
+    return render(request, "console/sessions.html", context)
+
+
+@login_required
+@require_POST
+def session_terminate(request, session_id: int):
+    session = get_object_or_404(console_sessions_for_user(request.user), pk=session_id)
+    try:
+        console_session_terminate(session=session, actor=request.user, client_ip=client_ip(request))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        guest = session.guest_name or f"guest {session.vmid}"
+        messages.success(request, f"Ended {session.user.get_username()}'s console of {guest}.")
+    # Back to the page as it was filtered.
+    tenant = request.POST.get("tenant", "")
+    query = f"?{urlencode({'tenant': tenant})}" if tenant else ""
+    return redirect(reverse("console:sessions") + query)

@@ -44,6 +44,13 @@ ENDPOINTS = {
     "portal:home": ("get", lambda o: [], expect(anonymous=302, outsider=200, admin_b=200)),
     "portal:server": ("get", lambda o: [o["server"].pk], expect(anonymous=302)),
     "console:page": ("get", lambda o: [o["server"].pk, 100], expect(anonymous=302, viewer_a=403)),
+    # Everyone logged in gets the page; who administers no tenant sees it empty.
+    "console:sessions": ("get", lambda o: [], expect(anonymous=302, outsider=200, admin_b=200)),
+    "console:session-terminate": (
+        "post",
+        lambda o: [o["session"].pk],
+        expect(anonymous=302, admin_a=302, platform_admin=302, **SESSION_ADMINS_ONLY),
+    ),
 }
 CHECKED_NAMESPACES = ("api:", "portal:", "console:")
 
