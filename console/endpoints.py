@@ -70,12 +70,18 @@ class WebsocketsEndpoint:
         await self._connection.close(code, reason)
 
 
+# What a queued browser message costs beyond its payload (the bytes object and its deque slot), so that
+# a flood of tiny messages is bounded as well as a few big ones.
+MESSAGE_COST = 64
+
+
 class QueueEndpoint:
     """The browser side, driven by the consumer that owns the browser's WebSocket.
 
     The consumer calls `feed(bytes)` for each message from the browser and
     `feed_closed()` on disconnect; before taking the next message from the browser it
-    awaits `room()`, which waits while `max_queued_bytes` are waiting to be relayed.
+    awaits `room()`, which waits while `max_queued_bytes` are waiting to be relayed
+    (each message counted with its `MESSAGE_COST`).
     `send` and `close` are the consumer's own async callables.
     """
 
@@ -105,7 +111,7 @@ class QueueEndpoint:
         if self._closed:
             return
         self._messages.append(data)
-        self._queued_bytes += len(data)
+        self._queued_bytes += len(data) + MESSAGE_COST
         self._readable.set()
         if self._queued_bytes >= self._max_queued_bytes:
             self._writable.clear()
@@ -123,7 +129,7 @@ class QueueEndpoint:
             self._readable.clear()
             await self._readable.wait()
         data = self._messages.popleft()
-        self._queued_bytes -= len(data)
+        self._queued_bytes -= len(data) + MESSAGE_COST
         if self._queued_bytes < self._max_queued_bytes:
             self._writable.set()
         return data

@@ -36,6 +36,9 @@ from daphne.server import Server
 # Bytes of browser messages waiting for the application before we stop reading the socket.
 # Daphne limits one message to 1 MiB (--websocket_max_message_size), so this is no cap on size.
 INPUT_QUEUE_LIMIT = 256 * 1024
+# What a queued message costs beyond its payload (daphne's dict and the queue's slot), so that a
+# flood of tiny messages is bounded as well as a few big ones.
+MESSAGE_COST = 256
 
 
 class WriteGate:
@@ -62,6 +65,8 @@ class WriteGate:
 class InputQueue(asyncio.Queue):
     """A WebSocket application's input queue that pauses reading its socket while `limit` bytes wait in it.
 
+    Each message counts with `MESSAGE_COST`, so many tiny messages pause it too.
+
     Daphne calls `put_nowait`; the application's `receive` is `get`, which ends in `get_nowait`.
     """
 
@@ -74,22 +79,22 @@ class InputQueue(asyncio.Queue):
 
     def put_nowait(self, message) -> None:
         super().put_nowait(message)
-        self._size += _payload_size(message)
+        self._size += _cost(message)
         if self._size >= self._limit and not self._paused:
             self._paused = True
             self._transport.pauseProducing()
 
     def get_nowait(self):
         message = super().get_nowait()
-        self._size -= _payload_size(message)
+        self._size -= _cost(message)
         if self._paused and self._size <= self._limit // 2:
             self._paused = False
             self._transport.resumeProducing()
         return message
 
 
-def _payload_size(message) -> int:
-    return len(message.get("bytes") or message.get("text") or "")
+def _cost(message) -> int:
+    return len(message.get("bytes") or message.get("text") or "") + MESSAGE_COST
 
 
 def _is_close_with_reason(message) -> bool:

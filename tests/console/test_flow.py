@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from console import flow
+
 MESSAGE = bytes(256 * 1024)
 MESSAGES = 256  # 64 MiB: far more than any socket buffers on the way
 # From the browser: daphne unmasks in Python, slowly; 8 MiB is still twice what may wait on the way.
@@ -133,6 +135,29 @@ def test_a_browser_that_stops_reading_makes_websocket_send_wait(flow_port):
         received += len(client.recv(1 << 20))
     assert _progress(port)["done"]
     client.close()
+
+
+class FakeTransport:
+    reading = True
+
+    def pauseProducing(self):
+        self.reading = False
+
+    def resumeProducing(self):
+        self.reading = True
+
+
+async def test_the_input_queue_pauses_reading_for_a_flood_of_tiny_messages_too():
+    transport = FakeTransport()
+    queue = flow.InputQueue(transport, limit=64 * 1024)
+    put = 0
+    while transport.reading:
+        queue.put_nowait({"type": "websocket.receive", "bytes": b"x"})
+        put += 1
+    assert put == -(-64 * 1024 // (1 + flow.MESSAGE_COST))  # not 64 Ki messages
+    while not transport.reading:
+        await queue.get()
+    assert queue.qsize() <= put // 2 + 1  # reads on once half of it was taken
 
 
 def _masked_binary_frame(payload):

@@ -4,7 +4,7 @@ import struct
 import pytest
 import websockets
 
-from console.endpoints import EndpointClosed, QueueEndpoint, WebsocketsEndpoint
+from console.endpoints import MESSAGE_COST, EndpointClosed, QueueEndpoint, WebsocketsEndpoint
 from console.relay import CloseReason, Relay, RelayLimits
 from console.rfb import vnc_auth_response
 
@@ -307,7 +307,7 @@ async def test_a_busy_browser_gets_what_piled_up_as_one_message():
 
 
 async def test_the_browser_queue_holds_back_the_consumer_when_full():
-    browser = QueueEndpoint(None, None, max_queued_bytes=10)
+    browser = QueueEndpoint(None, None, max_queued_bytes=2 * MESSAGE_COST + 10)
     browser.feed(b"12345")
     await asyncio.wait_for(browser.room(), 1)
     browser.feed(b"678901")
@@ -322,6 +322,23 @@ async def test_the_browser_queue_holds_back_the_consumer_when_full():
     assert await browser.recv() == b"x"
     with pytest.raises(EndpointClosed):
         await browser.recv()
+
+
+async def has_room(browser: QueueEndpoint) -> bool:
+    waiting = asyncio.create_task(browser.room())
+    await spin()
+    done = waiting.done()
+    waiting.cancel()
+    return done
+
+
+async def test_a_flood_of_tiny_browser_messages_fills_the_queue_too():
+    browser = QueueEndpoint(None, None, max_queued_bytes=64 * 1024)
+    fed = 0
+    while fed < 10_000 and await has_room(browser):
+        browser.feed(b"x")
+        fed += 1
+    assert fed == -(-64 * 1024 // (1 + MESSAGE_COST))  # not 64 Ki messages
 
 
 async def test_a_closed_browser_queue_never_holds_back_the_consumer():
