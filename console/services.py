@@ -87,7 +87,11 @@ def console_session_claim(*, token: str, user, channel_name: str, client_ip: str
     with transaction.atomic():
         # Compare-and-swap: of two connections racing with one token, exactly one wins.
         claimed = ConsoleSession.objects.filter(
-            token_hash=_token_hash(token), user=user, opened_at__isnull=True, token_expires_at__gt=now
+            token_hash=_token_hash(token),
+            user=user,
+            opened_at__isnull=True,
+            closed_at__isnull=True,  # ended by an administrator before it was used
+            token_expires_at__gt=now,
         ).update(opened_at=now, channel_name=channel_name)
         if not claimed:
             return None
@@ -101,13 +105,14 @@ def console_session_claim(*, token: str, user, channel_name: str, client_ip: str
 
 def console_session_close(
     *, session: ConsoleSession, reason: CloseReason, bytes_to_client: int = 0, bytes_to_server: int = 0
-) -> None:
-    ConsoleSession.objects.filter(pk=session.pk, closed_at__isnull=True).update(
-        closed_at=timezone.now(),
-        close_reason=reason.name.lower(),
-        bytes_to_client=bytes_to_client,
-        bytes_to_server=bytes_to_server,
-    )
+) -> bool:
+    """Record the end of a session; False when an end was recorded before, which stands (an administrator's End is
+    recorded at once, and the relay's own close that follows only adds the byte counts)."""
+    sessions = ConsoleSession.objects.filter(pk=session.pk)
+    ended = sessions.filter(closed_at__isnull=True).update(closed_at=timezone.now(), close_reason=reason.name.lower())
+    if bytes_to_client or bytes_to_server:
+        sessions.update(bytes_to_client=bytes_to_client, bytes_to_server=bytes_to_server)
+    return bool(ended)
 
 
 def console_sessions_close_stale() -> int:
@@ -142,11 +147,9 @@ def console_sessions_for_user(user, *, tenant: str = ""):
 
 
 def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str | None = None) -> None:
-    """End an open session: its consumer gets a control message and closes both sides."""
-    if session.closed_at is not None:
+    """End a session: recorded as ended at once; its consumer gets a control message and closes both sides."""
+    if not console_session_close(session=session, reason=CloseReason.TERMINATED):
         raise ApplicationError("This console session has already ended.", status=409, code="already_closed")
     if session.channel_name:
         async_to_sync(get_channel_layer().send)(session.channel_name, {"type": TERMINATE_MESSAGE})
-    else:
-        console_session_close(session=session, reason=CloseReason.TERMINATED)
     _audit("console terminated", session, actor=actor, client_ip=client_ip, user=session.user.get_username())

@@ -129,9 +129,24 @@ async def test_an_administrator_ends_a_session_and_the_page_is_told_why(manager_
     await Browser(communicator).handshake()
     session = await session_of(ticket)
     await sync_to_async(console_session_terminate)(session=session, actor=admin_a)
+    # Recorded as ended at once (the admin's page shows it so), with the relay's byte counts soon after.
+    ended = await session_of(ticket)
+    assert ended.closed_at and ended.close_reason == "terminated"
     assert await closed_with(communicator) == 4410
-    session = await closed_session(ticket)
-    assert session.close_reason == "terminated"
+    for _ in range(100):
+        if (await session_of(ticket)).bytes_to_client:
+            break
+        await asyncio.sleep(0.05)
+    session = await session_of(ticket)
+    assert session.bytes_to_client > 0 and session.bytes_to_server > 0
+    assert (session.closed_at, session.close_reason) == (ended.closed_at, "terminated")
+
+
+async def test_a_token_ended_before_it_was_used_is_refused(manager_a, admin_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    await sync_to_async(console_session_terminate)(session=ticket.session, actor=admin_a)
+    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert not connected
 
 
 class ProxmoxThatStopsReading(WebsocketsEndpoint):
