@@ -91,14 +91,18 @@ async def session_of(ticket) -> ConsoleSession:
     return await ConsoleSession.objects.aget(pk=ticket.session.pk)
 
 
-async def closed_session(ticket) -> ConsoleSession:
-    """The session once the consumer has recorded its end (just after it closed the socket)."""
+async def session_once(ticket, recorded, what: str) -> ConsoleSession:
+    """The session once `recorded(session)` holds: the consumer records after it closed the socket."""
     for _ in range(100):
         session = await session_of(ticket)
-        if session.closed_at:
+        if recorded(session):
             return session
         await asyncio.sleep(0.05)
-    raise AssertionError("the session was never recorded as closed")
+    raise AssertionError(f"the session was never recorded {what}")
+
+
+async def closed_session(ticket) -> ConsoleSession:
+    return await session_once(ticket, lambda session: session.closed_at, "as closed")
 
 
 async def test_a_member_reaches_the_guest_console_without_seeing_the_password(manager_a, sim_server, pve):
@@ -133,11 +137,7 @@ async def test_an_administrator_ends_a_session_and_the_page_is_told_why(manager_
     ended = await session_of(ticket)
     assert ended.closed_at and ended.close_reason == "terminated"
     assert await closed_with(communicator) == 4410
-    for _ in range(100):
-        if (await session_of(ticket)).bytes_to_client:
-            break
-        await asyncio.sleep(0.05)
-    session = await session_of(ticket)
+    session = await session_once(ticket, lambda session: session.bytes_to_client, "with its byte counts")
     assert session.bytes_to_client > 0 and session.bytes_to_server > 0
     assert (session.closed_at, session.close_reason) == (ended.closed_at, "terminated")
 
