@@ -32,7 +32,7 @@ may_receive = asyncio.Event()
 
 
 async def application(scope, receive, send):
-    """/flood sends MESSAGES messages; /hoard receives MESSAGES once /go was asked; any HTTP request reports progress."""
+    """/flood sends MESSAGES messages; /hoard receives BROWSER_MESSAGES once /go was asked; HTTP reports progress."""
     await receive()
     if scope["type"] == "http":
         if scope["path"] == "/go":
