@@ -109,9 +109,12 @@ def console_session_close(
     """Record the end of a session; False when an end was recorded before, which stands (an administrator's End is
     recorded at once, and the relay's own close that follows only adds the byte counts)."""
     sessions = ConsoleSession.objects.filter(pk=session.pk)
-    ended = sessions.filter(closed_at__isnull=True).update(closed_at=timezone.now(), close_reason=reason.name.lower())
-    if bytes_to_client or bytes_to_server:
-        sessions.update(bytes_to_client=bytes_to_client, bytes_to_server=bytes_to_server)
+    counts = {"bytes_to_client": bytes_to_client, "bytes_to_server": bytes_to_server}
+    ended = sessions.filter(closed_at__isnull=True).update(
+        closed_at=timezone.now(), close_reason=reason.name.lower(), **counts
+    )
+    if not ended and (bytes_to_client or bytes_to_server):
+        sessions.update(**counts)
     return bool(ended)
 
 
