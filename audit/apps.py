@@ -2,16 +2,10 @@ from django.apps import AppConfig
 
 
 class AuditConfig(AppConfig):
+    """Audit is written to by every app and imports none: each app registers its own models with
+    django-auditlog in its AppConfig.ready."""
+
     name = "audit"
 
     def ready(self):
-        from auditlog.registry import auditlog
-
-        from servers.models import ProxmoxServer
-        from tenants.models import Membership, Tenant
-
         from . import signals  # noqa: F401  (connects the login receivers)
-
-        auditlog.register(Tenant)
-        auditlog.register(Membership)
-        auditlog.register(ProxmoxServer, exclude_fields=["token_secret_encrypted"])

@@ -1,11 +1,6 @@
 from .models import AuditEvent
 
 
-def client_ip(request) -> str | None:
-    """The peer address as the ASGI server reports it (daphne --proxy-headers applies X-Forwarded-For)."""
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def audit_record(
     *,
     action: str,

@@ -4,8 +4,10 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from axes.signals import user_locked_out
 from django.dispatch import receiver
 
+from nexus.http import client_ip
+
 from .models import AuditEvent
-from .services import audit_record, client_ip
+from .services import audit_record
 
 
 @receiver(user_logged_in)

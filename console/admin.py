@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from audit.services import client_ip
+from nexus.http import client_ip
 from nexus.errors import ApplicationError
 
 from .models import ConsoleSession

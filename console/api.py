@@ -1,13 +1,17 @@
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from audit.services import client_ip
+from nexus.http import client_ip
+from servers.selectors import server_for_user
+from tenants import roles
 
 from .models import ConsoleSession
-from .services import console_session_terminate, console_sessions_for_user
+from .selectors import console_session_for_user, console_sessions_for_user
+from .services import console_session_request, console_session_terminate
 
 
 class ConsoleSessionSerializer(serializers.ModelSerializer):
@@ -64,6 +68,33 @@ class ConsoleSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
-        session = get_object_or_404(self.get_queryset(), pk=pk)
+        session = console_session_for_user(request.user, pk)
         console_session_terminate(session=session, actor=request.user, client_ip=client_ip(request))
         return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class ConsoleRequestView(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            201: inline_serializer(
+                "ConsoleTicket",
+                {
+                    "session": serializers.IntegerField(),
+                    "websocket_path": serializers.CharField(),
+                    "console_url": serializers.CharField(),
+                    "expires_at": serializers.DateTimeField(),
+                },
+            )
+        },
+    )
+    def post(self, request, server_id: int, vmid: int):
+        server = server_for_user(request.user, server_id, roles.OPEN_CONSOLE)
+        ticket = console_session_request(user=request.user, server=server, vmid=vmid, client_ip=client_ip(request))
+        body = {
+            "session": ticket.session.pk,
+            "websocket_path": ticket.websocket_path,
+            "console_url": reverse("console:page", args=[server.pk, vmid]),
+            "expires_at": ticket.session.token_expires_at,
+        }
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})

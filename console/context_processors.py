@@ -1,4 +1,4 @@
-from .services import console_sessions_manageable
+from .selectors import console_sessions_manageable
 
 
 def console_nav(request):

@@ -1,12 +1,15 @@
 from django.conf import settings
 from django.db import models
 
+from tenants import roles
+from tenants.access import RestrictedQuerySet
+
 from .relay import CloseReason
 
 CLOSE_REASONS = [(reason.name.lower(), reason.text) for reason in CloseReason]
 
 
-class ConsoleSessionQuerySet(models.QuerySet):
+class ConsoleSessionQuerySet(RestrictedQuerySet):
     def open(self):
         return self.filter(opened_at__isnull=False, closed_at__isnull=True)
 
@@ -37,6 +40,11 @@ class ConsoleSession(models.Model):
     channel_name = models.CharField(max_length=255, blank=True, editable=False)
 
     objects = ConsoleSessionQuerySet.as_manager()
+
+    # tenants.access: a tenant's sessions are seen (and ended) by those who manage its consoles.
+    tenant_path = "tenant"
+    grant_path = None
+    view_permission = roles.MANAGE_CONSOLES
 
     class Meta:
         ordering = ["-created_at"]

@@ -131,24 +131,6 @@ def console_sessions_close_stale() -> int:
     return len(stale)
 
 
-def console_tenants_for_user(user):
-    """The tenants whose console sessions the user may see and end: those they administer, all for platform admins."""
-    return access.tenants_for_user(user, roles.MANAGE_CONSOLES)
-
-
-def console_sessions_manageable(user) -> bool:
-    """Whether the user may see and end the console sessions of at least one tenant."""
-    return console_tenants_for_user(user).exists()
-
-
-def console_sessions_for_user(user, *, tenant: str = ""):
-    """The sessions a tenant admin (or a platform admin) may see and end; `tenant`, a slug, narrows them to one."""
-    sessions = ConsoleSession.objects.filter(tenant__in=console_tenants_for_user(user))
-    if tenant:
-        sessions = sessions.filter(tenant__slug=tenant)
-    return sessions.select_related("user", "server", "tenant")
-
-
 def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str | None = None) -> None:
     """End a session: recorded as ended at once; its consumer gets a control message and closes both sides."""
     if not console_session_close(session=session, reason=CloseReason.TERMINATED):

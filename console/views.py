@@ -2,18 +2,21 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from audit.services import client_ip
 from nexus.errors import ApplicationError
+from nexus.http import client_ip
 from servers import proxmox
-from servers.models import ProxmoxServer
+from servers.errors import proxmox_failure
+from servers.selectors import server_for_user
 from tenants import access, roles
 from vms.services import guest_get
 
-from .services import console_session_terminate, console_sessions_for_user, console_tenants_for_user
+from .selectors import console_session_for_user, console_sessions_for_user, console_tenants_for_user
+from .services import console_session_terminate
 
 RECENT_CLOSED_SESSIONS = 50
 
@@ -21,20 +24,21 @@ RECENT_CLOSED_SESSIONS = 50
 @login_required
 def console_page(request, server_id: int, vmid: int):
     """The noVNC page. It holds no token: console.js asks the API for a fresh one per connection."""
-    visible = ProxmoxServer.objects.for_user(request.user, roles.VIEW_SERVER).select_related("tenant")
-    server = get_object_or_404(visible, pk=server_id)
+    server = server_for_user(request.user, server_id)
     context = {"server": server, "vmid": vmid, "guest": None, "problem": None}
-    if not access.can(request.user, roles.OPEN_CONSOLE, server):
+    try:
+        access.require(request.user, roles.OPEN_CONSOLE, server)
+        context["guest"] = guest_get(server=server, vmid=vmid)
+    except PermissionDenied:
         context["problem"] = "You may see this server but not open its consoles."
         return render(request, "console/page.html", context, status=403)
-    try:
-        context["guest"] = guest_get(server=server, vmid=vmid)
     except ApplicationError as error:
         context["problem"] = error.message
         return render(request, "console/page.html", context, status=error.status)
     except proxmox.ProxmoxError as error:
-        context["problem"] = f"Proxmox did not answer as expected: {error.message}"
-        return render(request, "console/page.html", context, status=502)
+        failure = proxmox_failure(error)
+        context["problem"] = f"Proxmox did not answer as expected: {failure.message}"
+        return render(request, "console/page.html", context, status=failure.status)
     context["console_api"] = reverse("api:guest-console", args=[server.pk, vmid])
     context["guest_api"] = reverse("api:guest-detail", args=[server.pk, vmid])
     return render(request, "console/page.html", context)
@@ -57,7 +61,7 @@ def sessions_page(request):
 @login_required
 @require_POST
 def session_terminate(request, session_id: int):
-    session = get_object_or_404(console_sessions_for_user(request.user), pk=session_id)
+    session = console_session_for_user(request.user, session_id)
     try:
         console_session_terminate(session=session, actor=request.user, client_ip=client_ip(request))
     except ApplicationError as error:

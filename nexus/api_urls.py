@@ -1,17 +1,19 @@
+"""/api/v1/: each app's API routes, and a browsable root that lists the collections."""
+
 from django.urls import path
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import APIRootView
 
-from console.api import ConsoleSessionViewSet
-from servers.api import ProxmoxServerViewSet
-from vms.api import ConsoleRequestView, GuestDetailView, GuestListView
-
-router = DefaultRouter()
-router.register("servers", ProxmoxServerViewSet, basename="server")
-router.register("console-sessions", ConsoleSessionViewSet, basename="console-session")
+from console.urls import api_urlpatterns as console_api
+from servers.urls import api_urlpatterns as servers_api
+from vms.urls import api_urlpatterns as vms_api
 
 urlpatterns = [
-    path("servers/<int:server_id>/vms/", GuestListView.as_view(), name="guest-list"),
-    path("servers/<int:server_id>/vms/<int:vmid>/", GuestDetailView.as_view(), name="guest-detail"),
-    path("servers/<int:server_id>/vms/<int:vmid>/console/", ConsoleRequestView.as_view(), name="guest-console"),
-    *router.urls,
+    path(
+        "",
+        APIRootView.as_view(api_root_dict={"servers": "server-list", "console-sessions": "console-session-list"}),
+        name="api-root",
+    ),
+    *servers_api,
+    *vms_api,
+    *console_api,
 ]

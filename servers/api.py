@@ -1,8 +1,7 @@
 from rest_framework import serializers, viewsets
 
-from tenants import roles
-
 from .models import ProxmoxServer
+from .selectors import servers_for_user
 
 
 class ProxmoxServerSerializer(serializers.ModelSerializer):
@@ -39,4 +38,4 @@ class ProxmoxServerViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ProxmoxServerSerializer
 
     def get_queryset(self):
-        return ProxmoxServer.objects.for_user(self.request.user, roles.VIEW_SERVER).select_related("tenant")
+        return servers_for_user(self.request.user)

@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from nexus import crypto
+from tenants.access import RestrictedQuerySet
 
 from . import proxmox
 from .validators import validate_fingerprint, validate_host, validate_token_id
@@ -20,13 +21,6 @@ class ConnectionStatus(models.TextChoices):
     ONLINE = "online", "Online"
     DEGRADED = "degraded", "Degraded"
     OFFLINE = "offline", "Offline"
-
-
-class ProxmoxServerQuerySet(models.QuerySet):
-    def for_user(self, user, perm: str):
-        from tenants.access import servers_for_user
-
-        return servers_for_user(user, perm, self)
 
 
 class ProxmoxServer(models.Model):
@@ -64,7 +58,11 @@ class ProxmoxServer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ProxmoxServerQuerySet.as_manager()
+    objects = RestrictedQuerySet.as_manager()
+
+    # tenants.access: the server belongs to its tenant, and single servers are granted to users.
+    tenant_path = "tenant"
+    grant_path = ""
 
     class Meta:
         ordering = ["tenant__name", "name"]

@@ -1,18 +1,26 @@
-"""The one place that answers "what may this user see or do".
+"""The one place that answers "what may this user see or do", for every tenant-scoped model.
 
-Every view, API endpoint and WebSocket consumer asks here, never builds its own
-filter. Platform admins (superusers) may do everything. Anyone else gets the
-permissions of their role in each active tenant they belong to (tenants.roles),
-plus permissions granted on single servers with django-guardian.
+Like NetBox's `RestrictedQuerySet.restrict(user, action)`, it knows no feature model. A model opts in by
+using `RestrictedQuerySet` and declaring two paths:
+
+- `tenant_path`: from the model to its tenant ("tenant", "server__tenant"; "" for the Tenant itself);
+- `grant_path`: to the object single grants are made on with django-guardian ("" for the model itself,
+  "server" for a server's records), or None where nothing is granted one by one.
+
+Platform admins (active superusers) may do everything. Anyone else holds the permissions of their role in
+each active tenant they belong to (tenants.roles), plus what was granted to them on single objects.
 """
 
+from functools import reduce
+from operator import or_
+
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from guardian.shortcuts import get_objects_for_user, get_perms
 
-from servers.models import ProxmoxServer
-
-from .models import Membership, Tenant
-from .roles import ROLE_PERMISSIONS, SERVER_GRANTABLE, VIEW_SERVER, roles_with
+from .roles import ALL_PERMISSIONS, GRANTABLE, ROLE_PERMISSIONS, roles_with
 
 
 def is_platform_admin(user) -> bool:
@@ -23,60 +31,102 @@ def _is_ordinary_user(user) -> bool:
     return bool(user.is_authenticated and user.is_active)
 
 
-def tenants_for_user(user, perm: str, queryset: QuerySet | None = None) -> QuerySet:
-    """The tenants on which the user's role grants `perm`."""
-    queryset = Tenant.objects.all() if queryset is None else queryset
+def view_permission(model) -> str:
+    """The permission that lets a user see objects of `model` at all."""
+    return getattr(model, "view_permission", None) or f"{model._meta.app_label}.view_{model._meta.model_name}"
+
+
+def _related_model(model, path: str):
+    for name in filter(None, path.split("__")):
+        model = model._meta.get_field(name).related_model
+    return model
+
+
+def _follow(obj, path: str):
+    return reduce(getattr, filter(None, path.split("__")), obj)
+
+
+def _lookup(path: str, rest: str) -> str:
+    return f"{path}__{rest}" if path else rest
+
+
+def _granted_perms(grant_model, perm: str) -> list[str]:
+    """The guardian permissions on `grant_model` objects that give `perm`: any grant lets the user see."""
+    own = sorted(p for p in GRANTABLE if p.split(".")[0] == grant_model._meta.app_label)
+    if perm == view_permission(grant_model):
+        return own
+    return [perm] if perm in own else []
+
+
+def restrict(queryset: QuerySet, user, perm: str) -> QuerySet:
+    """The objects of `queryset` on which the user holds `perm`, through their role or a single grant."""
     if is_platform_admin(user):
         return queryset
     if not _is_ordinary_user(user):
         return queryset.none()
-    return queryset.filter(
-        is_active=True,
-        memberships__user=user,
-        memberships__role__in=roles_with(perm),
-    ).distinct()
+    model = queryset.model
+    tenant_path = model.tenant_path
+    active = Q(**{_lookup(tenant_path, "is_active"): True})
+    role_tenants = user.memberships.filter(role__in=roles_with(perm)).values("tenant_id")
+    allowed = [Q(**{_lookup(tenant_path, "pk__in"): role_tenants})]
+    grant_path = getattr(model, "grant_path", None)
+    if grant_path is not None:
+        grant_model = _related_model(model, grant_path)
+        perms = _granted_perms(grant_model, perm)
+        if perms:
+            granted = get_objects_for_user(
+                user, perms, klass=grant_model, any_perm=True, with_superuser=False, accept_global_perms=False
+            )
+            allowed.append(Q(**{_lookup(grant_path, "pk__in"): granted.values("pk")}))
+    return queryset.filter(active & reduce(or_, allowed))
 
 
-def _servers_granted(user, perm: str) -> QuerySet:
-    """Servers granted to the user one by one; a grant of any server permission lets them see it."""
-    perms = list(SERVER_GRANTABLE) if perm == VIEW_SERVER else [perm]
-    return get_objects_for_user(
-        user, perms, klass=ProxmoxServer, any_perm=True, with_superuser=False, accept_global_perms=False
-    )
-
-
-def servers_for_user(user, perm: str, queryset: QuerySet | None = None) -> QuerySet:
-    """The servers on which the user holds `perm`, through their role or a single-server grant."""
-    queryset = ProxmoxServer.objects.all() if queryset is None else queryset
+def permissions(user, obj) -> frozenset[str]:
+    """Everything the user may do with `obj`: their role's permissions in its tenant, plus single grants."""
     if is_platform_admin(user):
-        return queryset
+        return ALL_PERMISSIONS
     if not _is_ordinary_user(user):
-        return queryset.none()
-    by_role = Q(tenant__in=tenants_for_user(user, perm))
-    by_grant = Q(pk__in=_servers_granted(user, perm).values("pk"), tenant__is_active=True)
-    return queryset.filter(by_role | by_grant)
-
-
-def tenant_permissions(user, tenant: Tenant) -> frozenset[str]:
-    if is_platform_admin(user):
-        return frozenset().union(*ROLE_PERMISSIONS.values())
-    if not _is_ordinary_user(user) or not tenant.is_active:
         return frozenset()
-    role = Membership.objects.filter(user=user, tenant=tenant).values_list("role", flat=True).first()
-    return ROLE_PERMISSIONS.get(role, frozenset())
-
-
-def server_permissions(user, server: ProxmoxServer) -> frozenset[str]:
-    perms = tenant_permissions(user, server.tenant)
-    if is_platform_admin(user) or not _is_ordinary_user(user) or not server.tenant.is_active:
+    model = type(obj)
+    tenant = _follow(obj, model.tenant_path)
+    if not tenant.is_active:
+        return frozenset()
+    role = user.memberships.filter(tenant_id=tenant.pk).values_list("role", flat=True).first()
+    perms = ROLE_PERMISSIONS.get(role, frozenset())
+    grant_path = getattr(model, "grant_path", None)
+    if grant_path is None:
         return perms
-    granted = {f"servers.{codename}" for codename in get_perms(user, server)}
-    if granted & set(SERVER_GRANTABLE):
-        granted.add(VIEW_SERVER)
-    return perms | (granted & set(SERVER_GRANTABLE))
+    target = _follow(obj, grant_path)
+    app_label = target._meta.app_label
+    granted = {f"{app_label}.{codename}" for codename in get_perms(user, target)} & GRANTABLE
+    if granted:
+        granted.add(view_permission(type(target)))
+    return perms | granted
 
 
-def can(user, perm: str, obj: Tenant | ProxmoxServer) -> bool:
-    if isinstance(obj, Tenant):
-        return perm in tenant_permissions(user, obj)
-    return perm in server_permissions(user, obj)
+def can(user, perm: str, obj) -> bool:
+    return perm in permissions(user, obj)
+
+
+def require(user, perm: str, obj) -> None:
+    """403 unless the user may do `perm` with `obj` (which they may see)."""
+    if not can(user, perm, obj):
+        raise PermissionDenied("You may see this but not do that.")
+
+
+def get_object_for_user(queryset: QuerySet, user, perm: str | None = None, **lookup):
+    """The one object `lookup` names, for a user: 404 when they may not see it (or it does not exist),
+    403 when they may see it but not do `perm`."""
+    model = queryset.model
+    try:
+        obj = restrict(queryset, user, view_permission(model)).get(**lookup)
+    except (ObjectDoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404(f"No such {model._meta.verbose_name}.") from None
+    if perm is not None:
+        require(user, perm, obj)
+    return obj
+
+
+class RestrictedQuerySet(models.QuerySet):
+    def restrict(self, user, perm: str) -> QuerySet:
+        return restrict(self, user, perm)

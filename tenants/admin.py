@@ -3,9 +3,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
-from servers.proxmox import POWER_ACTIONS
-
 from .models import Membership, Tenant
+from .roles import POWER_ACTIONS
 
 
 class TenantAdminForm(forms.ModelForm):

@@ -3,9 +3,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from servers.proxmox import POWER_ACTIONS
-
-from .roles import Role
+from .access import RestrictedQuerySet
+from .roles import POWER_ACTIONS, Role
 
 slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
@@ -23,13 +22,6 @@ def validate_power_actions(value) -> None:
     unknown = sorted(set(value) - set(POWER_ACTIONS))
     if unknown:
         raise ValidationError(f"Unknown power actions: {', '.join(unknown)}. Known: {', '.join(POWER_ACTIONS)}.")
-
-
-class TenantQuerySet(models.QuerySet):
-    def for_user(self, user, perm: str):
-        from .access import tenants_for_user
-
-        return tenants_for_user(user, perm, self)
 
 
 class Tenant(models.Model):
@@ -62,7 +54,9 @@ class Tenant(models.Model):
         help_text="Power actions members may use on this tenant's guests.",
     )
 
-    objects = TenantQuerySet.as_manager()
+    objects = RestrictedQuerySet.as_manager()
+
+    tenant_path = ""  # tenants.access: a tenant is its own tenant
 
     class Meta:
         ordering = ["name"]

@@ -3,7 +3,8 @@
 A role grants its permissions on the whole tenant: every server in it. Single
 servers can additionally be granted to a user with django-guardian
 (`assign_perm("servers.open_console", user, server)`), which is how a customer
-gets the console of their own servers and nothing else.
+gets the console of their own servers and nothing else. Permissions are plain
+names here: this module, like all of `tenants`, imports no other app.
 """
 
 from django.db import models
@@ -22,8 +23,11 @@ DELETE_SERVER = "servers.delete_proxmoxserver"
 POWER_GUESTS = "servers.power_guests"
 OPEN_CONSOLE = "servers.open_console"
 
-# Permissions that can be granted on one server; any of them lets the user see that server.
-SERVER_GRANTABLE = (VIEW_SERVER, POWER_GUESTS, OPEN_CONSOLE)
+# Permissions that can be granted on one object (a server); any of them lets the user see that object.
+GRANTABLE = frozenset({VIEW_SERVER, POWER_GUESTS, OPEN_CONSOLE})
+
+# The power actions a tenant may allow its members (Proxmox's own; servers.proxmox checks they stay the same).
+POWER_ACTIONS = ("start", "stop", "shutdown", "reset", "reboot", "suspend", "resume")
 
 
 class Role(models.TextChoices):
@@ -41,6 +45,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.MANAGER: _MANAGER,
     Role.ADMIN: _ADMIN,
 }
+
+
+ALL_PERMISSIONS = frozenset().union(*ROLE_PERMISSIONS.values())
 
 
 def roles_with(perm: str) -> list[str]:

@@ -42,7 +42,7 @@ ENDPOINTS = {
         expect(admin_a=202, platform_admin=202, **SESSION_ADMINS_ONLY),
     ),
     "portal:home": ("get", lambda o: [], expect(anonymous=302, outsider=200, admin_b=200)),
-    "portal:server": ("get", lambda o: [o["server"].pk], expect(anonymous=302)),
+    "vms:server": ("get", lambda o: [o["server"].pk], expect(anonymous=302)),
     "console:page": ("get", lambda o: [o["server"].pk, 100], expect(anonymous=302, viewer_a=403)),
     # Everyone logged in gets the page; who administers no tenant sees it empty.
     "console:sessions": ("get", lambda o: [], expect(anonymous=302, outsider=200, admin_b=200)),

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 
 from nexus.errors import ApplicationError
 from servers.models import ProxmoxServer
-from servers.proxmox import ProxmoxClient
+from servers import proxmox
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,9 @@ class Guest:
 
 
 def guests_list(*, server: ProxmoxServer) -> list[Guest]:
-    with ProxmoxClient(server.connection()) as client:
+    with proxmox.ProxmoxClient(server.connection()) as client:
         resources = client.guests()
-    guests = [Guest.from_resource(r) for r in resources if r.get("type") in ("qemu", "lxc")]
+    guests = [Guest.from_resource(r) for r in resources if r.get("type") in proxmox.KINDS]
     return sorted(guests, key=lambda guest: guest.vmid)
 
 

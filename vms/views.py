@@ -1,9 +1,9 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 
 from nexus.errors import ApplicationError
 from servers import proxmox
-from servers.models import ProxmoxServer
+from servers.selectors import server_for_user
 from tenants import access, roles
 
 from .services import guests_list
@@ -11,9 +11,7 @@ from .services import guests_list
 
 @login_required
 def server_guests(request, server_id: int):
-    server = get_object_or_404(
-        ProxmoxServer.objects.for_user(request.user, roles.VIEW_SERVER).select_related("tenant"), pk=server_id
-    )
+    server = server_for_user(request.user, server_id)
     guests, error = [], ""
     try:
         guests = guests_list(server=server)

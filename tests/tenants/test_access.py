@@ -5,7 +5,7 @@ from guardian.shortcuts import assign_perm
 
 from servers.models import ProxmoxServer
 from tenants import roles
-from tenants.access import can, servers_for_user, tenants_for_user
+from tenants.access import can
 from tenants.models import Membership, Tenant
 
 
@@ -15,12 +15,20 @@ def both_servers(server_a, server_b):
 
 
 def visible_servers(user):
-    return set(ProxmoxServer.objects.for_user(user, roles.VIEW_SERVER))
+    return set(ProxmoxServer.objects.restrict(user, roles.VIEW_SERVER))
+
+
+def servers_for_user(user, perm):
+    return ProxmoxServer.objects.restrict(user, perm)
+
+
+def tenants_for_user(user, perm):
+    return Tenant.objects.restrict(user, perm)
 
 
 def test_platform_admin_sees_every_tenant_and_server(platform_admin, both_servers):
     assert visible_servers(platform_admin) == set(both_servers)
-    assert set(Tenant.objects.for_user(platform_admin, roles.MANAGE_MEMBERS)) == set(Tenant.objects.all())
+    assert set(Tenant.objects.restrict(platform_admin, roles.MANAGE_MEMBERS)) == set(Tenant.objects.all())
 
 
 @pytest.mark.parametrize("member", ["admin_a", "manager_a", "viewer_a"])
@@ -28,7 +36,7 @@ def test_members_of_tenant_a_see_only_tenant_a(request, member, both_servers):
     user = request.getfixturevalue(member)
     server_a, _ = both_servers
     assert visible_servers(user) == {server_a}
-    assert [t.slug for t in Tenant.objects.for_user(user, roles.VIEW_TENANT)] == ["tenant-a"]
+    assert [t.slug for t in Tenant.objects.restrict(user, roles.VIEW_TENANT)] == ["tenant-a"]
 
 
 def test_admin_of_tenant_b_never_sees_tenant_a(admin_b, both_servers):
@@ -133,5 +141,5 @@ def test_changing_the_role_changes_the_permissions(manager_a, server_a):
 
 
 def test_the_queryset_can_be_narrowed_first(manager_a, server_a, server_b):
-    narrowed = ProxmoxServer.objects.filter(name__startswith="pve").for_user(manager_a, roles.VIEW_SERVER)
+    narrowed = ProxmoxServer.objects.filter(name__startswith="pve").restrict(manager_a, roles.VIEW_SERVER)
     assert list(narrowed) == [server_a]

@@ -4,7 +4,7 @@ from django.urls import reverse
 
 def page(client, user, server):
     client.force_login(user)
-    return client.get(reverse("portal:server", args=[server.pk]))
+    return client.get(reverse("vms:server", args=[server.pk]))
 
 
 @pytest.mark.parametrize("user", ["outsider", "admin_b"])
