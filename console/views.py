@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from nexus.errors import ApplicationError
 from nexus.http import client_ip
@@ -22,6 +22,7 @@ RECENT_CLOSED_SESSIONS = 50
 
 
 @login_required
+@require_safe
 def console_page(request, server_id: int, vmid: int):
     """The noVNC page. It holds no token: console.js asks the API for a fresh one per connection."""
     server = server_for_user(request.user, server_id)
@@ -45,6 +46,7 @@ def console_page(request, server_id: int, vmid: int):
 
 
 @login_required
+@require_safe
 def sessions_page(request):
     """The console sessions of the tenants the user administers: the open ones, then the latest closed."""
     tenant = request.GET.get("tenant", "")

@@ -1,76 +1,189 @@
-"""Generic permission tests for every API endpoint and page (NetBox style).
+"""Generic permission tests for every route, HTTP and WebSocket (NetBox style).
 
-Each route is listed once with what each kind of user gets. Outsiders and other
-tenants get 404 (never a hint that the object exists), read-only users 403 for
-actions, anonymous callers are refused (pages send them to the login). A
-meta-test fails when a route is added without a row here; the console WebSocket
-route has its own refusal tests in tests/console/test_consumer.py.
+Each route has one row: for each HTTP method it takes, what each kind of user gets. Outsiders and other
+tenants get 404 (never a hint that the object exists), read-only users 403 for actions, anonymous callers are
+refused (pages send them to the login). Methods a route does not take are refused for everyone. Meta-tests
+walk the whole URL resolver and the ASGI WebSocket router and fail for a route without a row.
+
+The callers:
+    anonymous                  no session
+    inactive_user              manager of tenant A whose account was deactivated: as anonymous
+    outsider                   an account with no tenant
+    admin_of_inactive_tenant   admin of tenant A while tenant A is deactivated: as an outsider
+    admin_b                    admin of the other tenant
+    grantee                    no role; may open consoles on tenant A's server (a single-server grant)
+    viewer_a, manager_a, admin_a   the roles in tenant A
+    platform_admin             superuser
 """
 
+import asgiref.sync
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from channels.db import database_sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib import admin
+from django.db import connections
+from django.test import Client
+from django.urls import URLResolver, get_resolver, reverse
+from guardian.shortcuts import assign_perm
 
 from console.services import console_session_request
+from tenants import roles
+from tenants.models import Membership, Tenant
+from tenants.roles import Role
+from tests.conftest import make_user
 
-ANONYMOUS = "anonymous"
-USERS = [ANONYMOUS, "outsider", "admin_b", "viewer_a", "manager_a", "admin_a", "platform_admin"]
+USERS = [
+    "anonymous",
+    "inactive_user",
+    "outsider",
+    "admin_of_inactive_tenant",
+    "admin_b",
+    "grantee",
+    "viewer_a",
+    "manager_a",
+    "admin_a",
+    "platform_admin",
+]
+METHODS = ["get", "post", "put", "patch", "delete"]
+GUEST = 100
 
 
-def expect(anonymous=403, outsider=404, admin_b=404, viewer_a=200, manager_a=200, admin_a=200, platform_admin=200):
-    return dict(zip(USERS, [anonymous, outsider, admin_b, viewer_a, manager_a, admin_a, platform_admin]))
+def expect(
+    *,
+    anonymous=403,
+    outsider=404,
+    admin_b=404,
+    grantee=200,
+    viewer_a=200,
+    manager_a=200,
+    admin_a=200,
+    platform_admin=200,
+    inactive_user=None,
+    admin_of_inactive_tenant=None,
+):
+    """What each caller gets. A deactivated account is anonymous; a member of a deactivated tenant an outsider."""
+    return {
+        "anonymous": anonymous,
+        "inactive_user": anonymous if inactive_user is None else inactive_user,
+        "outsider": outsider,
+        "admin_of_inactive_tenant": outsider if admin_of_inactive_tenant is None else admin_of_inactive_tenant,
+        "admin_b": admin_b,
+        "grantee": grantee,
+        "viewer_a": viewer_a,
+        "manager_a": manager_a,
+        "admin_a": admin_a,
+        "platform_admin": platform_admin,
+    }
 
 
-SESSION_ADMINS_ONLY = dict(viewer_a=404, manager_a=404)
+def everyone(status):
+    return dict.fromkeys(USERS, status)
 
-# route name -> (method, url args from the objects, expected status per user)
-ENDPOINTS = {
-    "api:api-root": ("get", lambda o: [], expect(outsider=200, admin_b=200)),
-    "api:server-list": ("get", lambda o: [], expect(outsider=200, admin_b=200)),
-    "api:server-detail": ("get", lambda o: [o["server"].pk], expect()),
-    "api:guest-list": ("get", lambda o: [o["server"].pk], expect()),
-    "api:guest-detail": ("get", lambda o: [o["server"].pk, 100], expect()),
-    "api:guest-console": (
-        "post",
-        lambda o: [o["server"].pk, 100],
-        expect(viewer_a=403, manager_a=201, admin_a=201, platform_admin=201),
-    ),
-    "api:console-session-list": ("get", lambda o: [], expect(outsider=200, admin_b=200)),
-    "api:console-session-detail": ("get", lambda o: [o["session"].pk], expect(**SESSION_ADMINS_ONLY)),
+
+EVERYONE_LOGGED_IN = dict(outsider=200, admin_b=200)
+SESSION_MANAGERS_ONLY = dict(grantee=404, viewer_a=404, manager_a=404)
+CONSOLE_OPENERS = dict(viewer_a=403, grantee=201, manager_a=201, admin_a=201, platform_admin=201)
+LOGGED_IN_REDIRECTED = dict.fromkeys(USERS[2:], 302)
+
+# route (namespace:name, or the pattern of an unnamed route) -> (url args from the objects, {method: expected})
+ROUTES = {
+    "login": (lambda o: [], {"get": {**everyone(200), **LOGGED_IN_REDIRECTED}, "post": {**everyone(200), **LOGGED_IN_REDIRECTED}}),
+    "logout": (lambda o: [], {"post": everyone(302)}),
+    # The schema and its docs need a login: they map every endpoint, and nobody without an account needs that.
+    "api-schema": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
+    "api-docs": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
+    "api:api-root": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
+    "api:server-list": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
+    "api:server-detail": (lambda o: [o["server"].pk], {"get": expect()}),
+    "api:guest-list": (lambda o: [o["server"].pk], {"get": expect()}),
+    "api:guest-detail": (lambda o: [o["server"].pk, GUEST], {"get": expect()}),
+    "api:guest-console": (lambda o: [o["server"].pk, GUEST], {"post": expect(**CONSOLE_OPENERS)}),
+    "api:console-session-list": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
+    "api:console-session-detail": (lambda o: [o["session"].pk], {"get": expect(**SESSION_MANAGERS_ONLY)}),
     "api:console-session-terminate": (
-        "post",
         lambda o: [o["session"].pk],
-        expect(admin_a=202, platform_admin=202, **SESSION_ADMINS_ONLY),
+        {"post": expect(admin_a=202, platform_admin=202, **SESSION_MANAGERS_ONLY)},
     ),
-    "portal:home": ("get", lambda o: [], expect(anonymous=302, outsider=200, admin_b=200)),
-    "vms:server": ("get", lambda o: [o["server"].pk], expect(anonymous=302)),
-    "console:page": ("get", lambda o: [o["server"].pk, 100], expect(anonymous=302, viewer_a=403)),
+    "portal:home": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
+    "vms:server": (lambda o: [o["server"].pk], {"get": expect(anonymous=302)}),
+    "console:page": (lambda o: [o["server"].pk, GUEST], {"get": expect(anonymous=302, viewer_a=403)}),
     # Everyone logged in gets the page; who administers no tenant sees it empty.
-    "console:sessions": ("get", lambda o: [], expect(anonymous=302, outsider=200, admin_b=200)),
+    "console:sessions": (lambda o: [], {"get": expect(anonymous=302, grantee=200, **EVERYONE_LOGGED_IN)}),
     "console:session-terminate": (
-        "post",
         lambda o: [o["session"].pk],
-        expect(anonymous=302, admin_a=302, platform_admin=302, **SESSION_ADMINS_ONLY),
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **SESSION_MANAGERS_ONLY)},
     ),
 }
-CHECKED_NAMESPACES = ("api:", "portal:", "console:")
+# The Django admin is for platform admins only: test_the_admin_is_for_platform_admins_only covers all of it.
+ADMIN_PREFIX = "admin/"
+
+
+@pytest.fixture
+def grantee(sim_server):
+    user = make_user("grantee")
+    assign_perm(roles.OPEN_CONSOLE, user, sim_server)
+    return user
+
+
+@pytest.fixture
+def admin_of_inactive_tenant(tenant_a):
+    user = make_user("suspended-admin")
+    Membership.objects.create(user=user, tenant=tenant_a, role=Role.ADMIN)
+    return user
+
+
+@pytest.fixture
+def inactive_user(tenant_a):
+    user = make_user("deactivated", is_active=False)
+    Membership.objects.create(user=user, tenant=tenant_a, role=Role.MANAGER)
+    return user
 
 
 @pytest.fixture
 def objects(sim_server, manager_a):
-    ticket = console_session_request(user=manager_a, server=sim_server, vmid=100, client_ip=None)
+    ticket = console_session_request(user=manager_a, server=sim_server, vmid=GUEST, client_ip=None)
     return {"server": sim_server, "session": ticket.session}
 
 
-@pytest.mark.parametrize("user", USERS)
-@pytest.mark.parametrize("route", sorted(ENDPOINTS))
-def test_each_endpoint_answers_each_user_as_it_should(request, client, objects, route, user):
-    for fixture in ("outsider", "admin_b", "viewer_a", "admin_a", "platform_admin"):
-        request.getfixturevalue(fixture)  # everyone exists, whoever is calling
-    if user != ANONYMOUS:
-        client.force_login(request.getfixturevalue(user))
-    method, args, expected = ENDPOINTS[route]
-    response = getattr(client, method)(reverse(route, args=args(objects)))
-    assert response.status_code == expected[user], response.content[:300]
+@pytest.fixture
+def caller(request, objects):
+    """Every user exists, whoever calls; returns the caller (None for anonymous), its tenant deactivated if so."""
+    users = {name: request.getfixturevalue(name) for name in USERS if name != "anonymous"}
+    if request.param == "admin_of_inactive_tenant":
+        Tenant.objects.filter(slug="tenant-a").update(is_active=False)
+    return users.get(request.param)
+
+
+def call(client, user, method, url):
+    if user is not None:
+        client.force_login(user)
+    return getattr(client, method)(url)
+
+
+ROWS = [(route, method) for route, (_, methods) in sorted(ROUTES.items()) for method in methods]
+
+
+@pytest.mark.parametrize("caller", USERS, indirect=True)
+@pytest.mark.parametrize("route, method", ROWS)
+def test_each_route_answers_each_caller_as_it_should(request, client, objects, caller, route, method):
+    args, methods = ROUTES[route]
+    response = call(client, caller, method, reverse(route, args=args(objects)))
+    expected = methods[method][request.node.callspec.params["caller"]]
+    assert response.status_code == expected, response.content[:300]
+
+
+@pytest.mark.parametrize("caller", USERS, indirect=True)
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_methods_a_route_does_not_take_are_refused(request, client, objects, caller, route):
+    args, methods = ROUTES[route]
+    url = reverse(route, args=args(objects))
+    name = request.node.callspec.params["caller"]
+    # Whoever may use the route learns that the method is wrong; the others are refused as for its own methods.
+    refusals = {expected[name] for expected in methods.values() if not 200 <= expected[name] < 300}
+    for method in set(METHODS) - set(methods):
+        status = call(client, caller, method, url).status_code
+        assert status == 405 or status in refusals, (method, status)
 
 
 @pytest.mark.parametrize(
@@ -79,7 +192,9 @@ def test_each_endpoint_answers_each_user_as_it_should(request, client, objects, 
         ("api:server-list", "admin_b", False),
         ("api:server-list", "outsider", False),
         ("api:server-list", "viewer_a", True),
+        ("api:server-list", "grantee", True),
         ("api:console-session-list", "admin_b", False),
+        ("api:console-session-list", "grantee", False),
         ("api:console-session-list", "admin_a", True),
     ],
 )
@@ -105,25 +220,104 @@ def test_the_server_api_never_returns_the_token(client, objects, admin_a):
     assert "token_secret" not in body
 
 
-def _route_names(patterns, prefix=""):
-    for pattern in patterns:
+@pytest.mark.parametrize("user", ["outsider", "admin_a", "grantee", "platform_admin"])
+def test_the_admin_is_for_platform_admins_only(request, client, user):
+    client.force_login(request.getfixturevalue(user))
+    urls = [reverse("admin:index")]
+    for model in admin.site._registry:
+        meta = model._meta
+        urls.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
+    for url in urls:
+        response = client.get(url)
+        if user == "platform_admin":
+            assert response.status_code == 200, url
+        else:
+            assert response.status_code == 302 and response["Location"].startswith(reverse("admin:login")), url
+
+
+def _routes(resolver, prefix="", namespace=""):
+    """(key, pattern) of every route: `namespace:name` where it has a name, its full pattern where not."""
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
         if isinstance(pattern, URLResolver):
-            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
-            yield from _route_names(pattern.url_patterns, namespace)
-        elif isinstance(pattern, URLPattern) and prefix in CHECKED_NAMESPACES and pattern.name:
-            yield prefix + pattern.name
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _routes(pattern, route, inner)
+        else:
+            yield (f"{namespace}{pattern.name}" if pattern.name else route), route
 
 
-def test_every_route_has_permission_tests():
-    routes = set(_route_names(get_resolver().url_patterns))
-    assert {name.split(":")[0] + ":" for name in routes} == set(CHECKED_NAMESPACES)
-    assert routes - set(ENDPOINTS) == set(), "add these routes to ENDPOINTS"
+def test_every_route_has_a_row():
+    routes = {key for key, pattern in _routes(get_resolver()) if not pattern.startswith(ADMIN_PREFIX)}
+    assert routes - set(ROUTES) == set(), "add these routes to ROUTES"
+    assert set(ROUTES) - routes == set(), "these rows name no route"
 
 
-def test_every_websocket_route_has_refusal_tests():
-    from console.routing import websocket_urlpatterns
+# ------------------------------------------------------------------------------------------------------ WebSockets
 
-    # tests/console/test_consumer.py covers this route for anonymous, other tenants, each role and bad tokens.
-    assert [route.pattern.regex.pattern for route in websocket_urlpatterns] == [
-        r"^ws/console/(?P<token>[A-Za-z0-9_-]{20,100})/$"
-    ]
+
+def _websocket_routes(app):
+    """The patterns of every route of the ASGI WebSocket router, through whatever middleware wraps it."""
+    if isinstance(app, URLRouter):
+        for route in app.routes:
+            inner = getattr(route.callback, "consumer_class", route.callback)
+            if isinstance(inner, URLRouter):
+                yield from _websocket_routes(inner)
+            else:
+                yield route.pattern.regex.pattern
+        return
+    for attribute in ("application", "inner"):
+        if hasattr(app, attribute):
+            yield from _websocket_routes(getattr(app, attribute))
+            return
+    raise AssertionError(f"cannot see inside {app!r}")
+
+
+def console_path(user, objects):
+    """A console token of the caller's own where they may have one; the manager's otherwise."""
+    owner = user if user is not None and user.username in ("grantee", "manager-a", "admin-a", "platform-admin") else None
+    ticket = console_session_request(user=owner or objects["session"].user, server=objects["server"], vmid=GUEST, client_ip=None)
+    return ticket.websocket_path
+
+
+WEBSOCKET_ROUTES = {
+    r"^ws/console/(?P<token>[A-Za-z0-9_-]{20,100})/$": (
+        console_path,
+        {**everyone(False), "grantee": True, "manager_a": True, "admin_a": True, "platform_admin": True},
+    ),
+}
+
+
+def test_every_websocket_route_has_a_row():
+    from nexus.asgi import application
+
+    assert set(_websocket_routes(application.application_mapping["websocket"])) == set(WEBSOCKET_ROUTES)
+
+
+@pytest.fixture
+async def release_connections():
+    """Async ORM calls run in asgiref's sync thread; its connection must not outlive the test database."""
+    yield
+    await asgiref.sync.sync_to_async(connections.close_all)()
+
+
+def _cookie(user) -> list[tuple[bytes, bytes]]:
+    if user is None:
+        return []
+    client = Client()
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("caller", USERS, indirect=True)
+@pytest.mark.parametrize("route", sorted(WEBSOCKET_ROUTES))
+async def test_each_websocket_route_lets_in_only_who_it_should(request, objects, caller, route, release_connections):
+    from nexus.asgi import application
+
+    make_path, expected = WEBSOCKET_ROUTES[route]
+    path = await database_sync_to_async(make_path)(caller, objects)
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), *await database_sync_to_async(_cookie)(caller)]
+    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=["binary"])
+    connected, _ = await communicator.connect(timeout=5)
+    await communicator.disconnect()
+    assert connected is expected[request.node.callspec.params["caller"]]

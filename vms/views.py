@@ -1,5 +1,6 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from nexus.errors import ApplicationError
 from servers import proxmox
@@ -10,6 +11,7 @@ from .services import guests_list
 
 
 @login_required
+@require_safe
 def server_guests(request, server_id: int):
     server = server_for_user(request.user, server_id)
     guests, error = [], ""

@@ -29,3 +29,9 @@ def test_every_role_permission_is_a_real_django_permission(db):
     known = {f"{p.content_type.app_label}.{p.codename}" for p in Permission.objects.select_related("content_type")}
     for perms in ROLE_PERMISSIONS.values():
         assert perms <= known
+
+
+def test_tenants_offer_exactly_the_power_actions_proxmox_has():
+    from servers import proxmox
+
+    assert set(roles.POWER_ACTIONS) == set(proxmox.POWER_ACTIONS)
