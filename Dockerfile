@@ -30,4 +30,4 @@ USER nexus
 EXPOSE 8000
 # Alternatives: `celery -A nexus worker -l info` and `celery -A nexus beat -l info`.
 # daphne with WebSocket write backpressure (console/flow.py); same arguments as the daphne command.
-CMD ["python", "-m", "console.flow", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers", "nexus.asgi:application"]
+CMD ["python", "-m", "console.flow", "--bind", "0.0.0.0", "--port", "8000", "nexus.asgi:application"]

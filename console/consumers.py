@@ -6,6 +6,7 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from nexus.http import scope_client_ip
 from servers import proxmox
 
 from .endpoints import QueueEndpoint, WebsocketsEndpoint
@@ -49,12 +50,11 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     browser = None
 
     async def connect(self):
-        client = self.scope.get("client") or [None]
         self.session = await database_sync_to_async(console_session_claim)(
             token=self.scope["url_route"]["kwargs"]["token"],
             user=self.scope["user"],
             channel_name=self.channel_name,
-            client_ip=client[0],
+            client_ip=scope_client_ip(self.scope),
         )
         if self.session is None:
             await self.close()  # before accept: the handshake is refused with 403

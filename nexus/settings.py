@@ -43,6 +43,10 @@ ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[]) or [
 ]
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
+if not ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is false: the host names the portal answers to")
+# How many reverse proxies stand in front and append to X-Forwarded-For (nexus.http); 0: the socket's peer.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -142,11 +146,17 @@ LOGOUT_REDIRECT_URL = "login"
 ANONYMOUS_USER_NAME = None
 GUARDIAN_RAISE_403 = False
 
-# django-axes: after AXES_FAILURE_LIMIT failed logins from one IP or for one username, 429 until the cool-off ends.
+# The login rate limit (nexus.lockout): a user name is locked after AXES_FAILURE_LIMIT failures, an address after
+# LOGIN_ADDRESS_FAILURE_LIMIT, both until the cool-off ends (429); a success clears that user name's failures only.
+AXES_HANDLER = "nexus.lockout.LoginLockout"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "nexus.http.client_ip"
+# axes.W006 warns that addresses are not a lockout parameter: nexus.lockout limits them itself, at a higher count.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
@@ -159,6 +169,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "nexus.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Swagger UI served from our static files, not a CDN: works offline and under a strict CSP.
 SPECTACULAR_SETTINGS = {

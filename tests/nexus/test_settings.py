@@ -70,3 +70,16 @@ def test_redis_carries_the_channel_layer_and_celery():
     assert app.conf.broker_url.startswith("redis://")
     with app.connection_for_write() as connection:
         connection.ensure_connection(max_retries=1)
+
+
+def test_production_mode_refuses_to_start_without_allowed_hosts(tmp_path):
+    result = run_manage(
+        "check",
+        DEBUG="false",
+        SECRET_KEY="s" * 60,
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        ALLOWED_HOSTS="",
+        DATA_DIR=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS must be set when DEBUG is false" in result.stderr
