@@ -57,8 +57,6 @@ def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip
         raise ApplicationError("You may not open consoles on this server.", status=403, code="forbidden")
     if not server.tenant.console_enabled:
         raise ApplicationError("Consoles are turned off for this tenant.", status=403, code="console_disabled")
-    if not server.is_active:
-        raise ApplicationError(f"{server.name} is disabled.", status=409, code="server_disabled")
     guest = guest_get(server=server, vmid=vmid)
     if guest.status != "running":
         raise ApplicationError(f"{guest.name} is not running.", status=409, code="guest_not_running")

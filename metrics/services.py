@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
-from nexus.crypto import DecryptionError
+from nexus.errors import ApplicationError
 from servers import proxmox
 from servers.models import ConnectionStatus, ProxmoxServer
 
@@ -22,8 +22,8 @@ def _connections(servers) -> tuple[dict[int, proxmox.Connection], dict[int, str]
     for server in servers:
         try:
             connections[server.pk] = server.connection()
-        except (proxmox.ProxmoxError, DecryptionError) as error:
-            broken[server.pk] = f"The stored connection settings are unusable: {error}"
+        except (ApplicationError, proxmox.ProxmoxError) as error:
+            broken[server.pk] = f"The stored connection settings are unusable: {error.message}"
     return connections, broken
 
 

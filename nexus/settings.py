@@ -41,6 +41,13 @@ SECRET_KEY = env.str("SECRET_KEY", default="") or _local_secret("SECRET_KEY", la
 ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[]) or [
     _local_secret("ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode())
 ]
+for _key in ENCRYPTION_KEYS:
+    try:
+        Fernet(_key)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "ENCRYPTION_KEYS must be comma-separated Fernet keys (32 url-safe base64-encoded bytes each), newest first"
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not ALLOWED_HOSTS and not DEBUG:

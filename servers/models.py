@@ -6,7 +6,7 @@ from django.db import models
 from nexus import crypto
 from tenants.access import RestrictedQuerySet
 
-from . import proxmox
+from . import errors, proxmox
 from .validators import validate_fingerprint, validate_host, validate_token_id
 
 
@@ -88,11 +88,18 @@ class ProxmoxServer(models.Model):
         return self.tailscale_hostname if self.use_tailscale else self.host
 
     def connection(self) -> proxmox.Connection:
+        """How to reach this server; an ApplicationError when it must not or cannot be queried."""
+        if not self.is_active:
+            raise errors.server_disabled(self)
+        try:
+            secret = self.token_secret
+        except crypto.DecryptionError:
+            raise errors.credential_unreadable(self) from None
         return proxmox.Connection(
             host=self.address,
             port=self.port,
             token_id=self.token_id,
-            token_secret=self.token_secret,
+            token_secret=secret,
             tls_mode=self.tls_mode,
             ca_pem=self.ca_pem,
             fingerprint=self.fingerprint,

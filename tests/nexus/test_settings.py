@@ -83,3 +83,16 @@ def test_production_mode_refuses_to_start_without_allowed_hosts(tmp_path):
     )
     assert result.returncode != 0
     assert "ALLOWED_HOSTS must be set when DEBUG is false" in result.stderr
+
+
+def test_an_encryption_key_list_that_is_no_key_list_refuses_to_start(tmp_path):
+    result = run_manage(
+        "check",
+        DEBUG="false",
+        SECRET_KEY="s" * 60,
+        ENCRYPTION_KEYS=f"{Fernet.generate_key().decode()},not-a-key",
+        ALLOWED_HOSTS="nexus.example.com",
+        DATA_DIR=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "ENCRYPTION_KEYS must be comma-separated Fernet keys" in result.stderr
