@@ -8,9 +8,10 @@ from rest_framework.views import APIView
 from nexus.http import client_ip
 from servers.selectors import server_for_user
 from tenants import roles
+from tenants.api import RestrictedViewSetMixin
 
 from .models import ConsoleSession
-from .selectors import console_session_for_user, console_sessions_for_user
+from .selectors import console_sessions_for_user
 from .services import console_session_request, console_session_terminate
 
 
@@ -45,9 +46,10 @@ class ConsoleSessionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ConsoleSessionViewSet(viewsets.ReadOnlyModelViewSet):
+class ConsoleSessionViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """Console sessions of the tenants you administer (all of them for platform admins)."""
 
+    queryset = ConsoleSession.objects.select_related("user", "server", "tenant")
     serializer_class = ConsoleSessionSerializer
 
     def get_queryset(self):
@@ -68,7 +70,7 @@ class ConsoleSessionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=None, responses={202: None})
     @action(detail=True, methods=["post"])
     def terminate(self, request, pk=None):
-        session = console_session_for_user(request.user, pk)
+        session = self.get_object()
         console_session_terminate(session=session, actor=request.user, client_ip=client_ip(request))
         return Response(status=status.HTTP_202_ACCEPTED)
 

@@ -1,4 +1,5 @@
-"""What every API view shares: one error format, `{"detail": ..., "code": ...}`.
+"""What every API view shares: one error format, `{"detail": ..., "code": ...}` (plus `errors` per field for
+invalid input).
 
 It imports no app of ours: an app whose own errors must read as API errors registers how, in its
 `AppConfig.ready` (`translate_errors`).
@@ -19,11 +20,24 @@ def translate_errors(kind: type[Exception], translate: Callable[[Exception], App
     _translations.append((kind, translate))
 
 
+def error_body(detail: str, code: str) -> dict:
+    return {"detail": detail, "code": code}
+
+
 def exception_handler(exc, context):
     for kind, translate in _translations:
         if isinstance(exc, kind):
             exc = translate(exc)
             break
     if isinstance(exc, ApplicationError):
-        return Response({"detail": exc.message, "code": exc.code}, status=exc.status)
-    return drf_exception_handler(exc, context)
+        return Response(error_body(exc.message, exc.code), status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(data, dict) and set(data) == {"detail"}:
+        response.data = error_body(str(data["detail"]), getattr(data["detail"], "code", "error"))
+    else:  # a serializer's errors, per field
+        response.data = {**error_body("Invalid input.", "invalid"), "errors": data}
+    return response
+

@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from guardian.admin import GuardedModelAdmin
 
+from nexus.forms import ADMIN_FOREIGN_KEYS
+
 from . import proxmox
 from .models import ProxmoxServer
 from .services import server_presented_certificate, server_token_report
@@ -36,6 +38,7 @@ class ProxmoxServerAdminForm(forms.ModelForm):
 @admin.register(ProxmoxServer)
 class ProxmoxServerAdmin(GuardedModelAdmin):
     form = ProxmoxServerAdminForm
+    formfield_overrides = ADMIN_FOREIGN_KEYS
     list_display = ["name", "tenant", "host", "port", "tls_mode", "is_active", "connection_status", "last_health_check_at"]
     list_filter = ["tenant", "is_active", "connection_status", "tls_mode", "use_tailscale"]
     search_fields = ["name", "host", "tailscale_hostname", "token_id", "tenant__name"]

@@ -1,7 +1,8 @@
 from rest_framework import serializers, viewsets
 
+from tenants.api import RestrictedViewSetMixin
+
 from .models import ProxmoxServer
-from .selectors import servers_for_user
 
 
 class ProxmoxServerSerializer(serializers.ModelSerializer):
@@ -34,8 +35,6 @@ class ProxmoxServerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProxmoxServerViewSet(viewsets.ReadOnlyModelViewSet):
+class ProxmoxServerViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = ProxmoxServer.objects.select_related("tenant")
     serializer_class = ProxmoxServerSerializer
-
-    def get_queryset(self):
-        return servers_for_user(self.request.user)

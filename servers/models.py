@@ -65,6 +65,7 @@ class ProxmoxServer(models.Model):
     grant_path = ""
 
     class Meta:
+        verbose_name = "Proxmox server"
         ordering = ["tenant__name", "name"]
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="server_name_unique_per_tenant")]
         permissions = [

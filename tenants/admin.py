@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 
+from nexus.forms import ADMIN_FOREIGN_KEYS
+
 from .models import Membership, Tenant
 from .roles import POWER_ACTIONS
 
@@ -22,6 +24,7 @@ class TenantAdminForm(forms.ModelForm):
 
 class MembershipInline(admin.TabularInline):
     model = Membership
+    formfield_overrides = ADMIN_FOREIGN_KEYS
     extra = 1
     autocomplete_fields = ["user"]
 
@@ -54,6 +57,7 @@ class TenantAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    formfield_overrides = ADMIN_FOREIGN_KEYS
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role", "tenant"]
     search_fields = ["user__username", "user__email", "tenant__name", "tenant__slug"]
@@ -62,6 +66,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 class UserMembershipInline(admin.TabularInline):
     model = Membership
+    formfield_overrides = ADMIN_FOREIGN_KEYS
     extra = 0
     autocomplete_fields = ["tenant"]
     verbose_name = "tenant role"

@@ -96,3 +96,11 @@ def test_an_encryption_key_list_that_is_no_key_list_refuses_to_start(tmp_path):
     )
     assert result.returncode != 0
     assert "ENCRYPTION_KEYS must be comma-separated Fernet keys" in result.stderr
+
+
+def test_the_demo_database_and_its_folder_are_the_owners_only(tmp_path):
+    data = tmp_path / "data"
+    result = run_manage("check", DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "nexus.sqlite3").stat().st_mode & 0o777 == 0o600

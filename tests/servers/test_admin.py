@@ -101,3 +101,11 @@ def test_an_unreachable_server_is_a_clear_message(client, platform_admin, server
     server_a.save()
     [message] = run_server_action(client, platform_admin, server_a, "show_certificate")
     assert message == "pve-a: Cannot connect to 127.0.0.1:9: Connection refused."
+
+
+def test_a_tenant_that_is_no_id_is_a_form_error(client, platform_admin, tenant_a):
+    client.force_login(platform_admin)
+    response = client.post(reverse("admin:servers_proxmoxserver_add"), {**server_form(tenant_a), "tenant": "abc"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["tenant"]
+    assert not ProxmoxServer.objects.filter(name="pve-new").exists()
