@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from nexus.http import client_ip
@@ -75,7 +77,18 @@ class ConsoleSessionViewSet(RestrictedViewSetMixin, viewsets.ReadOnlyModelViewSe
         return Response(status=status.HTTP_202_ACCEPTED)
 
 
+class ConsoleRequestThrottle(UserRateThrottle):
+    """Each console request costs a Proxmox ticket and a session record: a user gets CONSOLE_REQUEST_RATE of them."""
+
+    scope = "console"
+
+    def get_rate(self):
+        return settings.CONSOLE_REQUEST_RATE
+
+
 class ConsoleRequestView(APIView):
+    throttle_classes = [ConsoleRequestThrottle]
+
     @extend_schema(
         request=None,
         responses={

@@ -124,6 +124,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # Shared by every web process: rate limits count across all of them.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -187,6 +189,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# Console tokens a user may request (each one a Proxmox ticket and a session record), per DRF's rate syntax.
+CONSOLE_REQUEST_RATE = env.str("CONSOLE_REQUEST_RATE", default="20/min")
 # Swagger UI served from our static files, not a CDN: works offline and under a strict CSP.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Proxmox VNC Nexus API",

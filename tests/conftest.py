@@ -24,6 +24,15 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
+def own_cache(settings, request):
+    """Each test counts its rate limits afresh (a cache of its own: clearing a Redis cache would flush the
+    database the channel layer and Celery share)."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": request.node.nodeid}
+    }
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """The real hasher costs a third of a second per user; tests create many users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,18 @@
+"""The console token endpoint: rate limited per user, so a loop cannot burn Proxmox tickets and session records."""
+
+from django.urls import reverse
+
+from console.models import ConsoleSession
+
+
+def test_console_requests_are_limited_per_user(client, manager_a, admin_a, sim_server, settings):
+    settings.CONSOLE_REQUEST_RATE = "3/min"
+    url = reverse("api:guest-console", args=[sim_server.pk, 100])
+    client.force_login(manager_a)
+    statuses = [client.post(url).status_code for _ in range(5)]
+    assert statuses == [201, 201, 201, 429, 429]
+    refused = client.post(url)
+    assert refused.json()["code"] == "throttled" and int(refused["Retry-After"]) > 0
+    assert ConsoleSession.objects.filter(user=manager_a).count() == 3
+    client.force_login(admin_a)
+    assert client.post(url).status_code == 201, "another user has a limit of their own"
