@@ -211,8 +211,15 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
 if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
-# noVNC comes from the npm registry (package.json); its core/ is browser-ready ES modules.
-STATICFILES_DIRS = [BASE_DIR / "static", ("novnc", BASE_DIR / "node_modules" / "@novnc" / "novnc")]
+# Front-end libraries come from the npm registry (package.json) and are served as they are published:
+# noVNC's core/ is browser-ready ES modules; htmx and uPlot ship built files in dist/.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("novnc", NODE_MODULES / "@novnc" / "novnc"),
+    ("htmx", NODE_MODULES / "htmx.org" / "dist"),
+    ("uplot", NODE_MODULES / "uplot" / "dist"),
+]
 
 LOGGING = {
     "version": 1,
