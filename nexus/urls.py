@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import api_urls, views
@@ -20,4 +23,12 @@ urlpatterns = [
     path("api/v1/", include((api_urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    # Browsers ask for /favicon.ico where a page names no icon (the admin, the API, files).
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=static("img/favicon.svg"), http_method_names=["get", "head"]),
+        name="favicon",
+    ),
+    # Every component of the design system, live, for those who build pages.
+    path("design/", staff_member_required(TemplateView.as_view(template_name="design/components.html")), name="design"),
 ]
