@@ -12,5 +12,9 @@ from tenants.models import Tenant
 @login_required
 @require_safe
 def home(request):
-    tenants = Tenant.objects.restrict(request.user, roles.VIEW_TENANT)
-    return render(request, "portal/home.html", {"tenants": tenants, "servers": servers_for_user(request.user)})
+    # The page groups servers by tenant: every tenant of the user (with servers or not), and the tenants of
+    # servers granted singly.
+    groups = {tenant: [] for tenant in Tenant.objects.restrict(request.user, roles.VIEW_TENANT)}
+    for server in servers_for_user(request.user):
+        groups.setdefault(server.tenant, []).append(server)
+    return render(request, "portal/home.html", {"groups": sorted(groups.items(), key=lambda group: group[0].name)})
