@@ -18,7 +18,7 @@ def test_a_member_of_several_tenants_sees_each_tenants_servers_under_its_name(cl
     Membership.objects.create(user=admin_a, tenant=server_b.tenant, role=Role.VIEWER)
     html = home(client, admin_a)
     assert html.index("Tenant A") < html.index("pve-a") < html.index("Tenant B") < html.index("pve-b")
-    assert html.count('<table class="list list-cards">') == 2
+    assert html.count("<table") == 2  # one table per tenant
 
 
 def test_a_tenant_without_servers_says_so(client, admin_a):
