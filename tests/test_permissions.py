@@ -114,6 +114,9 @@ ROUTES = {
         lambda o: [o["session"].pk],
         {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **SESSION_MANAGERS_ONLY)},
     ),
+    "favicon": (lambda o: [], {"get": everyone(302)}),
+    # The design system's live components: platform admins; everyone else goes to the admin's login.
+    "design": (lambda o: [], {"get": {**everyone(302), "platform_admin": 200}}),
 }
 # The Django admin is for platform admins only: test_the_admin_is_for_platform_admins_only covers all of it.
 ADMIN_PREFIX = "admin/"

@@ -66,7 +66,7 @@ def test_the_theme_choice_survives_a_reload(admin_a, daphne_server, browser):
 
 def test_the_home_and_server_pages_fit_a_phone(sim_server, manager_a, daphne_server, browser):
     page = open_as(browser, daphne_server, manager_a, viewport=PHONE)
-    for url in (reverse("portal:home"), reverse("portal:server", args=[sim_server.pk])):
+    for url in (reverse("portal:home"), reverse("vms:server", args=[sim_server.pk])):
         page.goto(f"{daphne_server.url}{url}")
         expect(page.locator("main")).to_contain_text("pve-sim")
         assert page.evaluate(SIDEWAYS_SCROLL) <= 0, f"{url} scrolls sideways on a 390 px phone"
@@ -130,7 +130,7 @@ def test_screenshots_of_the_main_pages(
 ):
     """Each page in light and dark (the system's choice: nothing stored), on a desktop and a phone."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    server_page = reverse("portal:server", args=[sim_server.pk])
+    server_page = reverse("vms:server", args=[sim_server.pk])
     pages_by_user = [
         (None, [("login", reverse("login"))]),
         (platform_admin, [("home", reverse("portal:home")), ("design", reverse("design"))]),

@@ -35,7 +35,7 @@ def pages(client, sim_server, admin_a, platform_admin):
     return [
         ("login", None, reverse("login"), 200),
         ("home", admin_a, reverse("portal:home"), 200),
-        ("server", admin_a, reverse("portal:server", args=[sim_server.pk]), 200),
+        ("server", admin_a, reverse("vms:server", args=[sim_server.pk]), 200),
         ("console sessions", admin_a, reverse("console:sessions"), 200),
         ("console", admin_a, reverse("console:page", args=[sim_server.pk, 100]), 200),
         ("console refused", admin_a, reverse("console:page", args=[sim_server.pk, 4242]), 404),
@@ -102,6 +102,6 @@ def test_the_navigation_marks_the_current_page(client, admin_a, server_a):
 
 def test_a_servers_pages_show_its_tenant_in_the_header(client, admin_a, server_a):
     client.force_login(admin_a)
-    html = client.get(reverse("portal:server", args=[server_a.pk])).content.decode()
+    html = client.get(reverse("vms:server", args=[server_a.pk])).content.decode()
     header = html[html.index('<div class="header-tenant">') : html.index("</header>")]
     assert '<span class="tenant-name">Tenant A</span>' in header
