@@ -98,6 +98,7 @@ def test_a_button_with_data_confirm_asks_first(platform_admin, daphne_server, br
     stop.click()
     dialog.locator("[data-confirm-accept]").click()
     expect(page).to_have_url(re.compile(r"\?confirmed=stop"))
+    page.wait_for_load_state()  # the new page's deferred scripts (htmx) have run
 
     # The rest of the shared behaviour on this page: htmx under its CSP settings, remembered tabs, the chart.
     assert page.evaluate("[htmx.config.allowEval, htmx.config.includeIndicatorStyles]") == [False, False]
