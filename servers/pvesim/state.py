@@ -130,14 +130,6 @@ class SimGuest:
             "diskwrite": uptime * 2048,
         }
 
-    def clear_records(self) -> None:
-        self.keys.clear()
-        self.clipboard.clear()
-        self.terminal_lines.clear()
-        self.pointer = None
-        self.terminal_size = None
-        self.rfb_connections = 0
-
 
 @dataclass
 class SimNode:
