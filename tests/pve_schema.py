@@ -38,7 +38,7 @@ def endpoints(schema: list) -> dict[str, dict]:
 
 
 def get_path_templates(schema: list) -> list[str]:
-    """Every path template with a GET method, in schema order: the content of servers/pve_get_paths.txt."""
+    """Every path template with a GET method, in schema order: the content of servers/proxmox/pve_get_paths.txt."""
     return [node["path"] for node in walk(schema) if "GET" in node.get("info", {})]
 
 

@@ -15,7 +15,7 @@ import requests
 import responses
 
 from servers import proxmox
-from servers.proxmox import Connection, ProxmoxClient
+from servers.proxmox import Connection, ProxmoxClient, validation
 from tests import pve_schema
 
 UPID = "UPID:pve:0000ABCD:00112233:65A0B1C2:qmstart:100:nexus@pve!broker:"
@@ -123,9 +123,9 @@ def test_every_request_of_the_client_exists_in_the_schema_with_valid_parameters(
 
 
 def test_the_api_explorer_list_is_generated_from_the_schema(schema):
-    committed = (pve_schema.REPO_ROOT / "servers" / "pve_get_paths.txt").read_text().splitlines()
+    committed = validation.GET_PATHS_FILE.read_text().splitlines()
     assert committed == pve_schema.get_path_templates(schema), (
-        "servers/pve_get_paths.txt is stale: regenerate it with tests.pve_schema.get_path_templates()"
+        "servers/proxmox/pve_get_paths.txt is stale: regenerate it with tests.pve_schema.get_path_templates()"
     )
 
 

@@ -1,0 +1,86 @@
+"""The one package that speaks the Proxmox VE API.
+
+Framework-free: it takes a plain `Connection` and returns plain Python data; it imports no Django and no other app
+of ours. Everything that builds a Proxmox URL, an Authorization header or a TLS context lives here, so TLS pinning,
+timeouts and secret hygiene are decided once.
+
+    connection   Connection, TLS contexts, certificate fingerprints
+    transport    the HTTP session under the calls, the certificate fetch for trust on first use
+    errors       what this package raises; translate decides which error a failure becomes
+    validation   what may be sent: guest arguments, task ids, the API explorer's GET allow-list
+    client       ProxmoxClient: the API calls
+    privileges   what a token may do, compared with what the broker needs
+    fanout       one call against many servers at once
+    console      the console upstream (vncwebsocket)
+
+Facts about real Proxmox behaviour this relies on are in the project notes (token header, error bodies, UPIDs,
+vncproxy/vncwebsocket, fingerprints as SHA-256 of the leaf certificate).
+"""
+
+from .client import MAX_RESPONSE_BYTES, ProxmoxClient
+from .connection import (
+    TLS_MODES,
+    TOKEN_ID_PATTERN,
+    Connection,
+    certificate_fingerprint,
+    normalise_fingerprint,
+    ssl_context,
+)
+from .console import open_vnc_websocket, vncwebsocket_url
+from .errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    ProxmoxAPIError,
+    ProxmoxError,
+    TimedOut,
+    TLSFailure,
+    Unreachable,
+)
+from .fanout import FanOutResult, fan_out
+from .privileges import (
+    HIGH_RISK_PRIVILEGES,
+    REQUIRED_PRIVILEGES,
+    TOLERATED_PRIVILEGES,
+    PrivilegeReport,
+    privilege_report,
+)
+from .transport import GET_RETRIES, fetch_fingerprint
+from .validation import KINDS, POWER_ACTIONS, is_allowed_get_path
+
+__all__ = [
+    "GET_RETRIES",
+    "HIGH_RISK_PRIVILEGES",
+    "KINDS",
+    "MAX_RESPONSE_BYTES",
+    "POWER_ACTIONS",
+    "REQUIRED_PRIVILEGES",
+    "TLS_MODES",
+    "TOKEN_ID_PATTERN",
+    "TOLERATED_PRIVILEGES",
+    "AuthenticationFailed",
+    "ConfigurationError",
+    "Connection",
+    "FanOutResult",
+    "InvalidRequest",
+    "NotFound",
+    "PermissionDenied",
+    "PrivilegeReport",
+    "ProxmoxAPIError",
+    "ProxmoxClient",
+    "ProxmoxError",
+    "TLSFailure",
+    "TimedOut",
+    "Unreachable",
+    "certificate_fingerprint",
+    "fan_out",
+    "fetch_fingerprint",
+    "is_allowed_get_path",
+    "normalise_fingerprint",
+    "open_vnc_websocket",
+    "privilege_report",
+    "ssl_context",
+    "vncwebsocket_url",
+]

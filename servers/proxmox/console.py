@@ -1,0 +1,109 @@
+"""The console upstream: Proxmox's vncwebsocket, opened with the API token, the Connection's TLS mode and its pin."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as websockets_connect
+
+from .connection import Connection, certificate_fingerprint, ssl_context
+from .errors import InvalidRequest, clean_text
+from .translate import fingerprint_mismatch, translate_websocket_error
+from .validation import check_guest
+
+logger = logging.getLogger(__name__)
+
+# Proxmox sends frames up to 128 KiB; leave room for the frame header and a future increase.
+WEBSOCKET_MAX_SIZE = 1024 * 1024
+
+
+class _NoDebugLogger(logging.LoggerAdapter):
+    """websockets logs every handshake header at DEBUG, the Authorization header included; never let it."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+@dataclass
+class _Pin:
+    expected: str
+    presented: str = ""
+
+    @property
+    def mismatch(self) -> bool:
+        return bool(self.presented) and self.presented != self.expected
+
+
+class _PinnedClientConnection(ClientConnection):
+    """Checks the leaf certificate right after the TLS handshake, before the HTTP request is written."""
+
+    def __init__(self, *args, pin: _Pin, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pin = pin
+
+    def connection_made(self, transport) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+        self._pin.presented = certificate_fingerprint(der) if der else "(no certificate)"
+        if self._pin.mismatch:
+            # Abort first: nothing is ever written to this transport, so the token never leaves.
+            transport.abort()
+        super().connection_made(transport)
+
+
+class _NoRedirectConnect(websockets_connect):
+    # The Authorization header would follow a redirect to another host; Proxmox never redirects here.
+    def process_redirect(self, exc: Exception) -> Exception:
+        return exc
+
+
+def vncwebsocket_url(connection: Connection, node: str, kind: str, vmid: int, *, port: int, ticket: str) -> str:
+    """The wss:// URL of a console's vncwebsocket; it carries the ticket, so never log it."""
+    check_guest(node, kind, vmid)
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InvalidRequest(f"Invalid console port {clean_text(port, 40)!r}.")
+    if not isinstance(ticket, str) or not ticket or len(ticket) > 512:
+        raise InvalidRequest("Invalid console ticket.")
+    query = urllib.parse.urlencode({"port": port, "vncticket": ticket})
+    return f"wss://{connection.netloc}/api2/json/nodes/{node}/{kind}/{vmid}/vncwebsocket?{query}"
+
+
+async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid: int, *, port: int, ticket: str):
+    """Open the upstream console WebSocket (vncwebsocket) with the token, subprotocol 'binary' and the same TLS mode.
+
+    Must follow the vncproxy/termproxy call that issued `port`/`ticket`, to the same host, with the same token.
+    Returns a `websockets.asyncio.client.ClientConnection`; the caller relays and closes it.
+    """
+    uri = vncwebsocket_url(connection, node, kind, vmid, port=port, ticket=ticket)
+    options: dict[str, Any] = {}
+    pin = None
+    if connection.tls_mode == "fingerprint":
+        pin = _Pin(connection.fingerprint)
+        options["create_connection"] = functools.partial(_PinnedClientConnection, pin=pin)
+    where = connection.netloc
+    try:
+        return await _NoRedirectConnect(
+            uri,
+            additional_headers={"Authorization": connection.authorization},
+            subprotocols=["binary"],
+            ssl=ssl_context(connection),
+            compression=None,
+            ping_interval=None,
+            max_size=WEBSOCKET_MAX_SIZE,
+            open_timeout=connection.timeout,
+            proxy=None,
+            user_agent_header="proxmox-vnc-nexus",
+            logger=_NoDebugLogger(logging.getLogger("websockets.client"), {}),
+            **options,
+        )
+    except Exception as exc:
+        if pin is not None and pin.mismatch:
+            raise fingerprint_mismatch(pin.expected, pin.presented, connection) from None
+        error = translate_websocket_error(exc, connection)
+        logger.info("Proxmox console WebSocket to %s for %s %s failed: %s", where, kind, vmid, error.message)
+        raise error from None

@@ -1,0 +1,120 @@
+"""servers.proxmox.console: the upstream console WebSocket, its request, its TLS pin, against a recording TLS server
+and against the simulator."""
+
+import asyncio
+import logging
+import socket
+import ssl
+import threading
+
+import pytest
+
+from servers import proxmox
+from servers.proxmox import AuthenticationFailed, ProxmoxClient, ProxmoxError, TLSFailure
+from tests.servers.proxmox.conftest import FINGERPRINT, SECRET, connect, make_cert, make_connection
+
+
+async def _console_against_recording_server(tmp_path, fingerprint):
+    """Open a console WebSocket to a TLS server that records the request bytes and then hangs up."""
+    cert_pem, key_pem, der = make_cert()
+    (tmp_path / "cert.pem").write_bytes(cert_pem)
+    (tmp_path / "key.pem").write_bytes(key_pem)
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    listener = socket.create_server(("127.0.0.1", 0))
+    received = bytearray()
+    done = threading.Event()
+
+    def serve():
+        try:
+            sock, _ = listener.accept()
+            with server_context.wrap_socket(sock, server_side=True) as tls:
+                while b"\r\n\r\n" not in received and (chunk := tls.recv(65536)):
+                    received.extend(chunk)
+        except OSError:
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    pin = fingerprint or proxmox.certificate_fingerprint(der)
+    conn = make_connection(host="127.0.0.1", port=listener.getsockname()[1], tls_mode="fingerprint", fingerprint=pin)
+    try:
+        with pytest.raises(ProxmoxError) as caught:
+            await proxmox.open_vnc_websocket(conn, "pve", "qemu", 100, port=5900, ticket="PVEVNC:T+/=")
+        assert await asyncio.to_thread(done.wait, 10)
+    finally:
+        listener.close()
+    return bytes(received), caught.value, proxmox.certificate_fingerprint(der)
+
+
+async def test_a_wrong_pin_refuses_the_console_before_any_request_byte(tmp_path):
+    received, error, presented = await _console_against_recording_server(tmp_path, FINGERPRINT)
+    assert received == b""
+    assert isinstance(error, TLSFailure)
+    assert FINGERPRINT in error.message and presented in error.message
+
+
+async def test_the_console_request_carries_token_ticket_and_binary_subprotocol(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    received, error, _ = await _console_against_recording_server(tmp_path, None)
+    request = received.decode()
+    assert request.startswith(
+        "GET /api2/json/nodes/pve/qemu/100/vncwebsocket?port=5900&vncticket=PVEVNC%3AT%2B%2F%3D HTTP/1.1\r\n"
+    )
+    assert f"Authorization: PVEAPIToken=nexus@pve!broker={SECRET}\r\n" in request
+    assert "Sec-WebSocket-Protocol: binary\r\n" in request
+    assert "permessage-deflate" not in request
+    assert SECRET not in error.message
+    assert SECRET not in caplog.text  # websockets logs handshake headers at DEBUG unless prevented
+
+
+# --------------------------------------------------------------------------------------- against the simulator
+
+
+async def test_the_console_websocket_reaches_the_rfb_banner(pve, caplog):
+    caplog.set_level(logging.DEBUG)
+    conn = connect(pve)
+    with ProxmoxClient(conn) as client:
+        offer = client.vncproxy("pve1", "qemu", 100)
+    ws = await proxmox.open_vnc_websocket(conn, "pve1", "qemu", 100, port=int(offer["port"]), ticket=offer["ticket"])
+    try:
+        assert ws.subprotocol == "binary"
+        banner = await ws.recv()
+    finally:
+        await ws.close()
+    assert banner.startswith(b"RFB 003.00")
+    assert pve.token_secret not in caplog.text
+
+
+async def test_the_console_websocket_through_the_cluster_ca(pve):
+    conn = connect(pve, tls_mode="ca", ca_pem=pve.ca_pem, fingerprint="")
+    with ProxmoxClient(conn) as client:
+        offer = client.vncproxy("pve2", "lxc", 200, width=1024, height=768)
+    ws = await proxmox.open_vnc_websocket(conn, "pve2", "lxc", 200, port=int(offer["port"]), ticket=offer["ticket"])
+    try:
+        assert (await ws.recv()).startswith(b"RFB 003.00")
+    finally:
+        await ws.close()
+
+
+async def test_a_bad_console_ticket_is_refused(pve):
+    conn = connect(pve)
+    with ProxmoxClient(conn) as client:
+        offer = client.vncproxy("pve1", "qemu", 100)
+    with pytest.raises(AuthenticationFailed, match="console ticket"):
+        await proxmox.open_vnc_websocket(conn, "pve1", "qemu", 100, port=int(offer["port"]), ticket="PVEVNC:forged")
+
+
+async def test_a_wrong_pin_refuses_the_console(pve):
+    wrong = ":".join(["CD"] * 32)
+    with pytest.raises(TLSFailure) as caught:
+        await proxmox.open_vnc_websocket(connect(pve, fingerprint=wrong), "pve1", "qemu", 100, port=5900,
+                                         ticket="PVEVNC:x")
+    assert wrong in caught.value.message and pve.fingerprint in caught.value.message
+
+
+async def test_system_trust_refuses_the_console_with_a_self_signed_ca(pve):
+    with pytest.raises(TLSFailure, match="not trusted"):
+        await proxmox.open_vnc_websocket(connect(pve, tls_mode="system", fingerprint=""), "pve1", "qemu", 100,
+                                         port=5900, ticket="PVEVNC:x")

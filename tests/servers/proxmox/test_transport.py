@@ -1,0 +1,57 @@
+"""servers.proxmox.transport: retries, timeouts, and the certificate fetch for trust on first use."""
+
+from unittest import mock
+
+import pytest
+from urllib3.exceptions import NewConnectionError
+
+from servers import proxmox
+from servers.proxmox import ProxmoxClient, TimedOut, Unreachable
+from tests.servers.proxmox.conftest import connect, free_port
+
+
+# ------------------------------------------------------------------------------------------------------ retries
+
+
+def _attempts(client, method):
+    """Send `method` with every connection attempt refused; return how many attempts were made."""
+    attempts = []
+
+    def refuse(conn, *args, **kwargs):
+        attempts.append(1)
+        raise NewConnectionError(conn, "Connection refused")
+
+    with mock.patch("urllib3.connectionpool.HTTPConnectionPool._make_request", refuse):
+        with pytest.raises(Unreachable):
+            if method == "GET":
+                client.version()
+            else:
+                client.power("pve", "qemu", 100, "start")
+    return len(attempts)
+
+
+def test_refused_gets_are_retried_a_few_times(client):
+    assert _attempts(client, "GET") == 1 + proxmox.GET_RETRIES
+
+
+def test_posts_are_never_retried(client):
+    assert _attempts(client, "POST") == 1
+
+
+# ------------------------------------------------------------------------------------------------------ timeouts
+
+
+def test_a_hanging_server_times_out(pve):
+    pve.faults.hang = True
+    with ProxmoxClient(connect(pve, timeout=0.5)) as client:
+        with pytest.raises(TimedOut):
+            client.version()
+
+
+# ------------------------------------------------------------------------------------------- trust on first use
+
+
+def test_the_presented_fingerprint_can_be_fetched_for_trust_on_first_use(pve):
+    assert proxmox.fetch_fingerprint(pve.host, pve.port, 5) == pve.fingerprint
+    with pytest.raises(Unreachable):
+        proxmox.fetch_fingerprint("127.0.0.1", free_port(), 2)
