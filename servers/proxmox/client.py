@@ -15,7 +15,7 @@ from .connection import Connection
 from .errors import InvalidRequest, ProxmoxAPIError, clean_text
 from .privileges import PrivilegeReport, privilege_report
 from .transport import http_session
-from .translate import error_from_response, translate_transport_error
+from .translate import error_from_answer, error_from_failure
 from .validation import POWER_ACTIONS, check_guest, check_node, check_params, check_upid, is_allowed_get_path
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class ProxmoxClient:
             finally:
                 response.close()
         except requests.RequestException as exc:
-            error = translate_transport_error(exc, self.connection)
+            error = error_from_failure(exc, self.connection.host, self.connection.port, timeout)
             logger.info("Proxmox %s %s%s failed: %s", method, self.connection.netloc, path, error.message)
             raise error from None
         logger.debug("Proxmox %s %s%s -> %s in %.0f ms", method, self.connection.netloc, path,
@@ -96,7 +96,7 @@ class ProxmoxClient:
                     "a Proxmox VE API endpoint?", status=status,
                 ) from None
         if not 200 <= status < 300:
-            raise error_from_response(status, response.reason, body, self.connection)
+            raise error_from_answer(status, response.reason, body, self.connection)
         if not isinstance(body, dict) or "data" not in body:
             raise ProxmoxAPIError(
                 f"{self.connection.netloc} answered without a 'data' field; is this really a Proxmox VE API endpoint?",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import urllib.parse
 from dataclasses import dataclass
@@ -10,10 +11,11 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as websockets_connect
+from websockets.exceptions import InvalidStatus
 
 from .connection import Connection, certificate_fingerprint, ssl_context
-from .errors import InvalidRequest, clean_text
-from .translate import fingerprint_mismatch, translate_websocket_error
+from .errors import InvalidRequest, ProxmoxError, clean_text
+from .translate import error_from_answer, error_from_failure, fingerprint_mismatch
 from .validation import check_guest
 
 logger = logging.getLogger(__name__)
@@ -103,7 +105,18 @@ async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid:
         )
     except Exception as exc:
         if pin is not None and pin.mismatch:
-            raise fingerprint_mismatch(pin.expected, pin.presented, connection) from None
-        error = translate_websocket_error(exc, connection)
+            raise fingerprint_mismatch(pin.expected, pin.presented, where) from None
+        error = _error_from_handshake(exc, connection)
         logger.info("Proxmox console WebSocket to %s for %s %s failed: %s", where, kind, vmid, error.message)
         raise error from None
+
+
+def _error_from_handshake(exc: Exception, connection: Connection) -> ProxmoxError:
+    if not isinstance(exc, InvalidStatus):
+        return error_from_failure(exc, connection.host, connection.port, connection.timeout)
+    try:
+        body = json.loads(exc.response.body or b"")
+    except ValueError:
+        body = None
+    return error_from_answer(exc.response.status_code, exc.response.reason_phrase, body, connection,
+                             console_ticket=True)

@@ -1,18 +1,23 @@
-"""What went wrong, in words: every failure of a call to Proxmox becomes the ProxmoxError that says why."""
+"""What went wrong, in words: every failure of a call to Proxmox becomes the ProxmoxError that says why.
+
+Two functions, shared by the HTTP calls (requests), the console WebSocket (websockets) and the bare TLS handshake
+of the certificate fetch: `error_from_answer` for an answer Proxmox gave (an HTTP status and body), and
+`error_from_failure` for a call that got none (TLS, timeout, name resolution, refused or dropped connection).
+"""
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import ssl
 from typing import Any
 
 import requests
-from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import SSLError as Urllib3SSLError
+from websockets.exceptions import InvalidHandshake
 
-from .connection import Connection, normalise_fingerprint
+from .connection import Connection, netloc, normalise_fingerprint
 from .errors import (
     AuthenticationFailed,
     NotFound,
@@ -28,30 +33,10 @@ from .errors import (
 _FINGERPRINT_MISMATCH = re.compile(r'Expected "([0-9a-fA-F]+)", got "([0-9a-fA-F]+)"')
 
 
-def fingerprint_mismatch(expected: str, presented: str, connection: Connection) -> TLSFailure:
-    return TLSFailure(
-        f"The TLS certificate of {connection.netloc} does not match the pinned fingerprint: expected {expected}, "
-        f"the server presented {presented}. If the certificate was renewed, check and update the pin.",
-        expected=expected, presented=presented,
-    )
-
-
-def tls_failure(detail: str, connection: Connection) -> TLSFailure:
-    where = connection.netloc
-    mismatch = _FINGERPRINT_MISMATCH.search(detail)  # urllib3's assert_fingerprint message
-    if mismatch:
-        return fingerprint_mismatch(normalise_fingerprint(mismatch.group(1)),
-                                    normalise_fingerprint(mismatch.group(2)), connection)
-    if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
-        why = detail.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"")
-        return TLSFailure(
-            f"The TLS certificate of {where} is not trusted ({why}). Configure its CA certificate or pin its "
-            "fingerprint."
-        )
-    return TLSFailure(f"TLS handshake with {where} failed ({clean_text(detail, 200)}).")
-
-
-def error_from_response(status: int, reason: str, body: Any, connection: Connection) -> ProxmoxError:
+def error_from_answer(status: int, reason: str, body: Any, connection: Connection, *,
+                      console_ticket: bool = False) -> ProxmoxError:
+    """The error for an HTTP answer that is not a success; `console_ticket`: the call presented a vncwebsocket
+    ticket, so a 401 is about the ticket rather than the token."""
     message = ""
     errors: dict[str, str] = {}
     if isinstance(body, dict):
@@ -61,6 +46,11 @@ def error_from_response(status: int, reason: str, body: Any, connection: Connect
     # Proxmox puts its message in the status line too ("HTTP/1.1 403 Permission check failed (...)").
     message = message or clean_text(reason or "")
     where = connection.netloc
+    if status == 401 and console_ticket:
+        return AuthenticationFailed(
+            f"{where} refused the console ticket (401): it expired (tickets last about 40 s), or was issued by "
+            "another host or for another token.", status=status,
+        )
     if status == 401:
         return AuthenticationFailed(
             f"{where} refused the API token {connection.token_id} ({message or 'authentication failure'}). "
@@ -80,57 +70,55 @@ def error_from_response(status: int, reason: str, body: Any, connection: Connect
     return ProxmoxAPIError(f"{where} answered HTTP {status}: {message or 'no message'}", status=status)
 
 
-def _reason(exc: BaseException) -> BaseException:
-    """The urllib3 error a requests exception wraps (through MaxRetryError), for classification."""
-    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
-    return getattr(inner, "reason", None) or inner
-
-
-def translate_transport_error(exc: requests.RequestException, connection: Connection) -> ProxmoxError:
-    where = connection.netloc
-    if isinstance(exc, requests.exceptions.SSLError):
-        return tls_failure(str(_reason(exc)), connection)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return TimedOut(f"Could not connect to {where} within {connection.timeout:g} s.")
-    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(_reason(exc), ReadTimeoutError):
-        return TimedOut(f"{where} did not answer within {connection.timeout:g} s.")
+def error_from_failure(exc: BaseException, host: str, port: int, timeout: float) -> ProxmoxError:
+    """The error for a call to host:port that got no answer, whichever library raised `exc`."""
+    where = netloc(host, port)
+    cause = _cause(exc)
+    if isinstance(exc, requests.exceptions.SSLError) or isinstance(cause, (ssl.SSLError, Urllib3SSLError)):
+        return tls_failure(str(cause), where)
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or (
+        isinstance(cause, ConnectTimeoutError) and not isinstance(cause, NewConnectionError)
+    ):
+        return TimedOut(f"Could not connect to {where} within {timeout:g} s.")
+    if isinstance(exc, requests.exceptions.Timeout) or isinstance(cause, (TimeoutError, ReadTimeoutError)):
+        return TimedOut(f"{where} did not answer within {timeout:g} s.")
+    if isinstance(cause, (NameResolutionError, socket.gaierror)):
+        return Unreachable(f"Cannot resolve the host name {host!r}.")
+    if isinstance(cause, NewConnectionError):
+        return Unreachable(f"Cannot connect to {where}: connection refused or no route to host.")
     if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = _reason(exc)
-        if isinstance(reason, NameResolutionError):
-            return Unreachable(f"Cannot resolve the host name {connection.host!r}.")
-        if isinstance(reason, NewConnectionError):
-            return Unreachable(f"Cannot connect to {where}: connection refused or no route to host.")
         return Unreachable(f"The connection to {where} was closed before a complete answer arrived.")
-    return ProxmoxAPIError(f"Request to {where} failed: {type(exc).__name__}.")
+    if isinstance(cause, OSError):
+        return Unreachable(f"Cannot connect to {where}: {clean_text(cause.strerror or cause, 200)}.")
+    if isinstance(cause, InvalidHandshake):
+        return ProxmoxAPIError(f"{where} did not accept the console WebSocket: {clean_text(cause, 200)}.")
+    return ProxmoxAPIError(f"The call to {where} failed: {type(exc).__name__}.")
 
 
-def translate_websocket_error(exc: Exception, connection: Connection) -> ProxmoxError:
-    where = connection.netloc
-    if isinstance(exc, InvalidStatus):
-        status = exc.response.status_code
-        if status == 401:
-            return AuthenticationFailed(
-                f"{where} refused the console ticket (401): it expired (tickets last about 40 s), or was issued by "
-                "another host or for another token.", status=status,
-            )
-        body = exc.response.body or b""
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            parsed = None
-        return error_from_response(status, exc.response.reason_phrase, parsed, connection)
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return tls_failure(f"certificate verify failed: {exc.verify_message}", connection)
-    if isinstance(exc, ssl.SSLError):
-        return tls_failure(str(exc.reason or exc), connection)
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return TimedOut(f"The console connection to {where} did not open within {connection.timeout:g} s.")
-    if isinstance(exc, socket.gaierror):
-        return Unreachable(f"Cannot resolve the host name {connection.host!r}.")
-    if isinstance(exc, ConnectionRefusedError):
-        return Unreachable(f"Cannot connect to {where}: connection refused.")
-    if isinstance(exc, OSError):
-        return Unreachable(f"Cannot connect to {where}: {clean_text(exc.strerror or exc, 200)}.")
-    if isinstance(exc, InvalidHandshake):
-        return ProxmoxAPIError(f"{where} did not accept the console WebSocket: {clean_text(exc, 200)}.")
-    return ProxmoxAPIError(f"The console connection to {where} failed: {type(exc).__name__}.")
+def _cause(exc: BaseException) -> BaseException:
+    """What actually failed: requests wraps urllib3's error (through MaxRetryError), which may wrap the socket's."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    reason = getattr(inner, "reason", None)  # MaxRetryError's; ssl.SSLError's is a string
+    return reason if isinstance(reason, BaseException) else inner
+
+
+def fingerprint_mismatch(expected: str, presented: str, where: str) -> TLSFailure:
+    return TLSFailure(
+        f"The TLS certificate of {where} does not match the pinned fingerprint: expected {expected}, "
+        f"the server presented {presented}. If the certificate was renewed, check and update the pin.",
+        expected=expected, presented=presented,
+    )
+
+
+def tls_failure(detail: str, where: str) -> TLSFailure:
+    mismatch = _FINGERPRINT_MISMATCH.search(detail)  # urllib3's assert_fingerprint message
+    if mismatch:
+        return fingerprint_mismatch(normalise_fingerprint(mismatch.group(1)),
+                                    normalise_fingerprint(mismatch.group(2)), where)
+    if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
+        why = detail.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"")
+        return TLSFailure(
+            f"The TLS certificate of {where} is not trusted ({why}). Configure its CA certificate or pin its "
+            "fingerprint."
+        )
+    return TLSFailure(f"TLS handshake with {where} failed ({clean_text(detail, 200)}).")

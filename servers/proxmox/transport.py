@@ -4,7 +4,6 @@ and the bare TLS handshake that reads a server's certificate for trust on first 
 from __future__ import annotations
 
 import socket
-import ssl
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -12,7 +11,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from .connection import Connection, certificate_fingerprint, netloc, ssl_context, unverified_context
-from .errors import TimedOut, TLSFailure, Unreachable, clean_text
+from .errors import TLSFailure
+from .translate import error_from_failure
 
 GET_RETRIES = 2
 
@@ -76,19 +76,12 @@ def fetch_fingerprint(host: str, port: int = 8006, timeout: float = 10.0) -> str
     For trust on first use only: show it to the operator to compare with the one Proxmox displays; never pin it
     automatically. No HTTP request (and so no token) is sent.
     """
-    where = netloc(host, port)
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             with unverified_context().wrap_socket(sock, server_hostname=host) as tls:
                 der = tls.getpeercert(binary_form=True)
-    except socket.gaierror:
-        raise Unreachable(f"Cannot resolve the host name {host!r}.") from None
-    except (TimeoutError, socket.timeout):
-        raise TimedOut(f"{where} did not complete a TLS handshake within {timeout:g} s.") from None
-    except ssl.SSLError as exc:
-        raise TLSFailure(f"TLS handshake with {where} failed ({clean_text(exc.reason or exc, 200)}).") from None
-    except OSError as exc:
-        raise Unreachable(f"Cannot connect to {where}: {clean_text(exc.strerror or exc, 200)}.") from None
+    except OSError as exc:  # socket and TLS errors alike
+        raise error_from_failure(exc, host, port, timeout) from None
     if not der:
-        raise TLSFailure(f"{where} presented no certificate.")
+        raise TLSFailure(f"{netloc(host, port)} presented no certificate.")
     return certificate_fingerprint(der)

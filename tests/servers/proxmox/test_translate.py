@@ -1,8 +1,12 @@
 """servers.proxmox.translate: every failure, from an HTTP answer or from the wire, becomes the error that says why."""
 
+import socket
+import ssl
+
 import pytest
 import requests
-from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError, SSLError
+from websockets.exceptions import InvalidMessage
 
 from servers.proxmox import (
     AuthenticationFailed,
@@ -76,10 +80,37 @@ def test_transport_failures_become_typed_errors(api, client, raised, error_type)
         client.version()
 
 
+UNTRUSTED = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1000)"
+
+
+@pytest.mark.parametrize("wrapped,bare", [
+    (requests.exceptions.SSLError(MaxRetryError(None, "/", SSLError(UNTRUSTED))),
+     ssl.SSLCertVerificationError(1, UNTRUSTED)),
+    (requests.exceptions.ReadTimeout("x"), TimeoutError()),
+    (requests.exceptions.ConnectionError(MaxRetryError(None, "/", NameResolutionError("pve", None, "x"))),
+     socket.gaierror(-2, "Name or service not known")),
+])
+def test_a_failure_reads_the_same_from_requests_and_from_a_bare_socket_or_websockets(wrapped, bare):
+    from_requests = translate.error_from_failure(wrapped, "pve.example.com", 8006, 5)
+    from_socket = translate.error_from_failure(bare, "pve.example.com", 8006, 5)
+    assert type(from_requests) is type(from_socket)
+    assert from_requests.message == from_socket.message
+
+
+@pytest.mark.parametrize("raised,error_type,text", [
+    (ConnectionRefusedError(111, "Connection refused"), Unreachable, "Connection refused"),
+    (InvalidMessage("did not receive a valid HTTP response"), ProxmoxAPIError, "did not accept the console WebSocket"),
+    (RuntimeError("surprise"), ProxmoxAPIError, "RuntimeError"),
+])
+def test_other_failures_of_the_wire_become_typed_errors(raised, error_type, text):
+    error = translate.error_from_failure(raised, "pve.example.com", 8006, 5)
+    assert type(error) is error_type and text in error.message
+
+
 def test_a_fingerprint_mismatch_names_both_fingerprints():
     presented = "cd" * 32
     detail = f'Fingerprints did not match. Expected "{"ab" * 32}", got "{presented}"'
-    error = translate.tls_failure(detail, make_connection())
+    error = translate.tls_failure(detail, make_connection().netloc)
     assert isinstance(error, TLSFailure)
     assert FINGERPRINT in error.message
     assert ":".join(["CD"] * 32) in error.message
