@@ -203,7 +203,7 @@ class Console:
 
     async def handshake(self, password: str | None) -> None:
         """RFB 3.8 as a client: VNC Authentication when offered (direct, websockify), else None (our relay)."""
-        from console.rfb import vnc_auth_response
+        from servers.proxmox.rfb import vnc_auth_response
 
         version = await self.read(12)
         assert version.startswith(b"RFB 003."), version

@@ -6,23 +6,22 @@ do not line up with RFB messages, so both sides are read as byte streams and wha
 arrives after the handshake is handed back for the relay to forward.
 """
 
-import re
 import struct
 
-from .endpoints import Endpoint
-from .rfb import (
+from servers.proxmox.rfb import (
     PROTOCOL_VERSION_3_8,
     SECURITY_NONE,
     SECURITY_RESULT_FAILED,
     SECURITY_RESULT_OK,
     SECURITY_VNC_AUTH,
+    parse_version,
     vnc_auth_response,
 )
 
+from .endpoints import Endpoint
+
 # A failure reason longer than this is not a reason; refuse to buffer it.
 MAX_REASON_BYTES = 4096
-
-_VERSION = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 
 
 class HandshakeError(Exception):
@@ -67,10 +66,10 @@ class ByteReader:
 
 def _minor_version(greeting: bytes, peer: str) -> int:
     """The RFB 3.x minor version to speak, from a 12-byte ProtocolVersion message."""
-    match = _VERSION.fullmatch(greeting)
-    if not match or int(match[1]) != 3 or int(match[2]) < 3:
+    version = parse_version(greeting)
+    if version is None or version[0] != 3 or version[1] < 3:
         raise HandshakeError(f"{peer} does not speak RFB 3.3 or later: {greeting!r}")
-    minor = int(match[2])
+    minor = version[1]
     # The spec says to treat unknown minors as 3.3 (some vendors announce 3.4-3.6).
     return 8 if minor >= 8 else 7 if minor == 7 else 3
 

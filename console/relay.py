@@ -16,9 +16,10 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from servers.proxmox.rfb import USER_INPUT_TYPES, ClientMessageParser
+
 from .endpoints import Endpoint, EndpointClosed, PingableEndpoint
 from .handshake import AuthenticationFailed, HandshakeError, authenticate_upstream, greet_browser
-from .rfb import USER_INPUT_TYPES, ClientMessageParser
 
 logger = logging.getLogger(__name__)
 

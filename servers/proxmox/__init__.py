@@ -12,6 +12,7 @@ timeouts and secret hygiene are decided once.
     privileges   what a token may do, compared with what the broker needs
     fanout       one call against many servers at once
     console      the console upstream (vncwebsocket)
+    rfb          the parts of the RFB (VNC) protocol the console relay and the simulator share
 
 Facts about real Proxmox behaviour this relies on are in the project notes (token header, error bodies, UPIDs,
 vncproxy/vncwebsocket, fingerprints as SHA-256 of the leaf certificate).

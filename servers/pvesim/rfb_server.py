@@ -9,13 +9,12 @@ into the client's pixel format with `bytes.translate`, which stays fast in pure 
 import asyncio
 import hmac
 import os
-import re
 import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from console.rfb import (
+from servers.proxmox.rfb import (
     CLIENT_CUT_TEXT,
     FRAMEBUFFER_UPDATE_REQUEST,
     KEY_EVENT,
@@ -28,6 +27,7 @@ from console.rfb import (
     SET_ENCODINGS,
     SET_PIXEL_FORMAT,
     ClientMessageParser,
+    parse_version,
     vnc_auth_response,
 )
 
@@ -180,10 +180,10 @@ class RfbServerSession:
     async def _handshake(self) -> bool:
         await self.send(b"RFB 003.008\n")
         version = await self.reader.readexactly(12)
-        match = re.fullmatch(rb"RFB (\d{3})\.(\d{3})\n", version)
-        if not match or int(match[1]) != 3:
+        parsed = parse_version(version)
+        if parsed is None or parsed[0] != 3:
             raise RfbSessionError(f"unsupported protocol version {version!r}")
-        minor = min(int(match[2]), 8)
+        minor = min(parsed[1], 8)
         if minor >= 7:
             await self.send(bytes([1, SECURITY_VNC_AUTH]))
             if (await self.reader.readexactly(1))[0] != SECURITY_VNC_AUTH:

@@ -6,7 +6,7 @@ import struct
 
 from console.endpoints import EndpointClosed
 from console.handshake import ByteReader
-from console.rfb import PROTOCOL_VERSION_3_8, vnc_auth_response
+from servers.proxmox.rfb import PROTOCOL_VERSION_3_8, vnc_auth_response
 
 PASSWORD = "PVEVNC:6789ABCD::secret-ticket-tail"
 # A ServerInit: 640x480, a 32-bit pixel format, name "vm 100".

@@ -15,9 +15,9 @@ from django.utils import timezone
 from console import consumers
 from console.endpoints import WebsocketsEndpoint
 from console.models import ConsoleSession
-from console.rfb import KEY_EVENT, PROTOCOL_VERSION_3_8
 from console.services import console_session_request, console_session_terminate
 from nexus.asgi import application
+from servers.proxmox.rfb import KEY_EVENT, PROTOCOL_VERSION_3_8
 from tenants.models import Membership
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ import struct
 import pytest
 
 from console.handshake import AuthenticationFailed, HandshakeError, authenticate_upstream, greet_browser
-from console.rfb import vnc_auth_response
+from servers.proxmox.rfb import vnc_auth_response
 
 from .fakes import PASSWORD, pipe
 

@@ -6,7 +6,7 @@ import websockets
 
 from console.endpoints import MESSAGE_COST, EndpointClosed, QueueEndpoint, WebsocketsEndpoint
 from console.relay import CloseReason, Relay, RelayLimits
-from console.rfb import vnc_auth_response
+from servers.proxmox.rfb import vnc_auth_response
 
 from .fakes import PASSWORD, SERVER_INIT, novnc, pipe, proxmox
 

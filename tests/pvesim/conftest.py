@@ -8,7 +8,7 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from console.rfb import vnc_auth_response
+from servers.proxmox.rfb import vnc_auth_response
 
 
 class Client:

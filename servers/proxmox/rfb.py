@@ -1,16 +1,20 @@
-"""The small parts of the RFB (VNC) protocol that both the relay and the simulator need.
+"""The small parts of the RFB (VNC) protocol that both the console relay and the simulator need.
 
-Framework-free: VNC Authentication's DES response, and a parser that splits the
-client-to-server byte stream into whole messages (the relay uses it to tell user
-input from noVNC's constant update requests; the simulator to record key events).
+Proxmox's consoles speak RFB, so it lives with the Proxmox package, where the relay (console app) and the simulator
+(servers.pvesim) may both import it. Framework-free: the ProtocolVersion message, VNC Authentication's DES response,
+and a parser that splits the client-to-server byte stream into whole messages (the relay uses it to tell user input
+from noVNC's constant update requests; the simulator to record key events).
 """
 
+import re
 import struct
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 PROTOCOL_VERSION_3_8 = b"RFB 003.008\n"
+# ProtocolVersion, the 12 bytes each side sends first.
+_PROTOCOL_VERSION = re.compile(rb"RFB (\d{3})\.(\d{3})\n")
 SECURITY_NONE = 1
 SECURITY_VNC_AUTH = 2
 SECURITY_RESULT_OK = 0
@@ -34,6 +38,12 @@ USER_INPUT_TYPES = frozenset({KEY_EVENT, POINTER_EVENT, CLIENT_CUT_TEXT, QEMU_CL
 
 # A clipboard larger than this is not a clipboard; refuse rather than buffer it.
 MAX_CUT_TEXT = 1 << 20
+
+
+def parse_version(greeting: bytes) -> tuple[int, int] | None:
+    """(major, minor) of a ProtocolVersion message; None when `greeting` is not one."""
+    match = _PROTOCOL_VERSION.fullmatch(greeting)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def vnc_auth_response(password: str, challenge: bytes) -> bytes:
