@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from servers.proxmox import KINDS
+
 from .params import NODE, VMID, ParameterError, validate
 from .rfb_server import RfbServerSession, RfbSessionError
 from .state import TASK_TYPES, ConsoleOffer, SimGuest, Token
@@ -140,7 +142,7 @@ class PveApi:
             _route("GET", "/nodes/{node}/qemu", self.guest_list("qemu"), {**node, "full": _B}),
             _route("GET", "/nodes/{node}/lxc", self.guest_list("lxc"), node),
         ]
-        for kind in ("qemu", "lxc"):
+        for kind in KINDS:
             base = f"/nodes/{{node}}/{kind}/{{vmid}}"
             routes += [
                 _route("GET", f"{base}/status", self.status_index(kind), guest),

@@ -8,6 +8,8 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from servers.proxmox import KINDS
+
 # The privileges a PVE 9 role can hold (pve-access-control).
 ALL_PRIVILEGES = frozenset({
     "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
@@ -85,7 +87,7 @@ class SimGuest:
             lock=entry.get("lock", ""),
             agent=bool(entry.get("agent", False)),
         )
-        if guest.kind not in ("qemu", "lxc"):
+        if guest.kind not in KINDS:
             raise ValueError(f"guest {guest.vmid}: kind must be qemu or lxc, not {guest.kind!r}")
         if guest.status not in ("running", "stopped"):
             raise ValueError(f"guest {guest.vmid}: status must be running or stopped")
