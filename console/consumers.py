@@ -24,7 +24,7 @@ def _reason_for(error: proxmox.ProxmoxError) -> CloseReason:
         return CloseReason.UPSTREAM_UNREACHABLE
     if isinstance(error, (proxmox.AuthenticationFailed, proxmox.PermissionDenied)):
         return CloseReason.UNAUTHORIZED
-    if "not running" in error.message:
+    if isinstance(error, proxmox.GuestNotRunning):
         return CloseReason.GUEST_NOT_RUNNING
     return CloseReason.ERROR
 

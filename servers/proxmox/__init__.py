@@ -31,6 +31,7 @@ from .console import open_vnc_websocket, vncwebsocket_url
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
+    GuestNotRunning,
     InvalidRequest,
     NotFound,
     PermissionDenied,
@@ -65,6 +66,7 @@ __all__ = [
     "ConfigurationError",
     "Connection",
     "FanOutResult",
+    "GuestNotRunning",
     "InvalidRequest",
     "NotFound",
     "PermissionDenied",

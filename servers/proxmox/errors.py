@@ -68,6 +68,10 @@ class ProxmoxAPIError(ProxmoxError):
         self.errors = dict(errors or {})
 
 
+class GuestNotRunning(ProxmoxAPIError):
+    """Proxmox refused because the guest is not running ("VM 100 not running"): no console, no shutdown."""
+
+
 def clean_text(text: Any, limit: int = 500) -> str:
     """Server-provided text made safe to show: printable, bounded."""
     text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()

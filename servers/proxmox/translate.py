@@ -13,13 +13,19 @@ import ssl
 from typing import Any
 
 import requests
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    NameResolutionError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.exceptions import SSLError as Urllib3SSLError
 from websockets.exceptions import InvalidHandshake
 
 from .connection import Connection, netloc, normalise_fingerprint
 from .errors import (
     AuthenticationFailed,
+    GuestNotRunning,
     NotFound,
     PermissionDenied,
     ProxmoxAPIError,
@@ -30,6 +36,8 @@ from .errors import (
     clean_text,
 )
 
+# qemu-server and pve-container refuse with "VM 100 not running" / "CT 200 not running" (HTTP 500).
+_NOT_RUNNING = re.compile(r"\b(?:VM|CT) \d+ not running\b")
 _FINGERPRINT_MISMATCH = re.compile(r'Expected "([0-9a-fA-F]+)", got "([0-9a-fA-F]+)"')
 
 
@@ -64,6 +72,8 @@ def error_from_answer(status: int, reason: str, body: Any, connection: Connectio
         )
     if status in (404, 501) or "does not exist" in message or "no such" in message.lower():
         return NotFound(f"Not found on {where}: {message or 'no such object'}.", status=status)
+    if _NOT_RUNNING.search(message):
+        return GuestNotRunning(f"{where} answered HTTP {status}: {message}", status=status)
     if errors:
         details = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
         return ProxmoxAPIError(f"{where} rejected the request: {message} ({details})", status=status, errors=errors)

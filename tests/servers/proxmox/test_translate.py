@@ -10,6 +10,7 @@ from websockets.exceptions import InvalidMessage
 
 from servers.proxmox import (
     AuthenticationFailed,
+    GuestNotRunning,
     NotFound,
     PermissionDenied,
     ProxmoxAPIError,
@@ -20,7 +21,6 @@ from servers.proxmox import (
     translate,
 )
 from tests.servers.proxmox.conftest import BASE, FINGERPRINT, connect, free_port, make_connection
-
 
 # ------------------------------------------------------------------------------------------------ HTTP answers
 
@@ -42,6 +42,27 @@ def test_http_errors_become_typed_errors(api, client, status, body, error_type, 
         client.power("pve", "qemu", 100, "start")
     assert caught.value.status == status
     assert caught.value.message == str(caught.value)
+
+
+@pytest.mark.parametrize("kind,vmid,message", [
+    ("qemu", 100, "VM 100 not running\n"),
+    ("lxc", 200, "CT 200 not running\n"),
+])
+def test_a_guest_that_is_not_running_is_its_own_error(api, client, kind, vmid, message):
+    api.add("POST", BASE + f"/nodes/pve/{kind}/{vmid}/vncproxy", status=500, json={"data": None, "message": message})
+    with pytest.raises(GuestNotRunning) as caught:
+        client.vncproxy("pve", kind, vmid)
+    assert isinstance(caught.value, ProxmoxAPIError)
+    assert caught.value.status == 500
+    assert message.strip() in caught.value.message
+
+
+def test_a_guest_that_is_already_running_is_not_that_error(api, client):
+    api.add("POST", BASE + "/nodes/pve/qemu/100/status/start", status=500,
+            json={"data": None, "message": "VM 100 already running\n"})
+    with pytest.raises(ProxmoxAPIError) as caught:
+        client.power("pve", "qemu", 100, "start")
+    assert not isinstance(caught.value, GuestNotRunning)
 
 
 def test_permission_denied_carries_the_privilege_text(api, client):
@@ -144,6 +165,13 @@ def test_an_unknown_guest_is_not_found(pve_client):
 def test_a_refused_action_carries_the_proxmox_message(pve_client):
     with pytest.raises(ProxmoxAPIError, match="already running"):
         pve_client.power("pve1", "qemu", 100, "start")
+
+
+def test_a_stopped_guest_refuses_consoles_and_shutdowns_as_not_running(pve_client):
+    with pytest.raises(GuestNotRunning, match="VM 102 not running"):
+        pve_client.vncproxy("pve1", "qemu", 102)
+    with pytest.raises(GuestNotRunning, match="CT 201 not running"):
+        pve_client.power("pve3", "lxc", 201, "shutdown")
 
 
 def test_a_server_error_is_an_api_error(pve, pve_client):

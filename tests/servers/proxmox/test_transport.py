@@ -9,7 +9,6 @@ from servers import proxmox
 from servers.proxmox import ProxmoxClient, TimedOut, Unreachable
 from tests.servers.proxmox.conftest import connect, free_port
 
-
 # ------------------------------------------------------------------------------------------------------ retries
 
 
