@@ -188,7 +188,7 @@ def stop_process(process: subprocess.Popen | None) -> None:
 
 
 class Console:
-    """One client WebSocket read as a byte stream, through the RFB handshake."""
+    """A client WebSocket, or an upstream console stream, read as a byte stream through the RFB handshake."""
 
     def __init__(self, ws):
         self.ws = ws
@@ -196,7 +196,7 @@ class Console:
 
     async def read(self, count: int) -> bytes:
         while len(self._buffer) < count:
-            self._buffer += await self.ws.recv(decode=False)
+            self._buffer += await self.ws.recv()
         data = bytes(self._buffer[:count])
         del self._buffer[:count]
         return data
@@ -243,18 +243,9 @@ class Paths:
     async def direct(self) -> Console:
         from servers import proxmox
 
-        connection = self.fixture.server.connection()
-
-        def vncproxy():
-            with proxmox.ProxmoxClient(connection) as client:
-                return client.vncproxy("pve1", "qemu", 100)
-
-        ticket = await asyncio.to_thread(vncproxy)
-        ws = await proxmox.open_vnc_websocket(
-            connection, "pve1", "qemu", 100, port=int(ticket["port"]), ticket=ticket["ticket"]
-        )
-        console = Console(ws)
-        await console.handshake(ticket.get("password") or ticket["ticket"])
+        upstream = await proxmox.open_console(self.fixture.server.connection(), "pve1", "qemu", 100)
+        console = Console(upstream.stream)
+        await console.handshake(upstream.password)
         return console
 
     def tickets(self, vmids) -> list[str]:
@@ -345,7 +336,7 @@ async def measure_bulk(open_console, nbytes: int, pid: int | None, upstream_pid:
         await console.command(f"bulk {nbytes}")
         received = 0
         while received < nbytes:
-            received += len(await console.ws.recv(decode=False))
+            received += len(await console.ws.recv())
         elapsed = time.perf_counter() - started
         relay = cpu_seconds(pid) - relay_before if pid else 0.0
         others = cpu_seconds(upstream_pid) + time.process_time() - others_before

@@ -9,7 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from nexus.http import scope_client_ip
 from servers import proxmox
 
-from .endpoints import QueueEndpoint, WebsocketsEndpoint
+from .endpoints import QueueEndpoint, UpstreamEndpoint
 from .relay import CloseReason, Relay, RelayLimits
 from .services import console_session_claim, console_session_close
 
@@ -34,13 +34,6 @@ def _limits(tenant) -> RelayLimits:
         idle_timeout=tenant.console_idle_timeout or None,
         max_duration=tenant.console_max_duration or None,
     )
-
-
-def _open_console_ticket(session):
-    """vncproxy (always websocket=1): a port, a ticket and the VNC password, for this session only."""
-    connection = session.server.connection()
-    with proxmox.ProxmoxClient(connection) as client:
-        return connection, client.vncproxy(session.node, session.guest_type, session.vmid)
 
 
 class ConsoleConsumer(AsyncWebsocketConsumer):
@@ -118,9 +111,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def _relay_session(self) -> None:
         session = self.session
         try:
-            connection, ticket = await asyncio.to_thread(_open_console_ticket, session)
-            upstream = await proxmox.open_vnc_websocket(
-                connection, session.node, session.guest_type, session.vmid, port=int(ticket["port"]), ticket=ticket["ticket"]
+            upstream = await proxmox.open_console(
+                session.server.connection(), session.node, session.guest_type, session.vmid
             )
         except proxmox.ProxmoxError as error:
             logger.info("console session %s: Proxmox refused or failed: %s", session.pk, error.message)
@@ -134,9 +126,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             return
         self.relay = Relay(
             self.browser,
-            WebsocketsEndpoint(upstream),
-            # Current Proxmox sends the password; older ones use the ticket, whose first 8 bytes are the password.
-            password=ticket.get("password") or ticket["ticket"],
+            UpstreamEndpoint(upstream.stream),
+            password=upstream.password,
             limits=_limits(session.tenant),
         )
         reason = CloseReason.ERROR

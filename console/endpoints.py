@@ -1,18 +1,18 @@
 """The two ends of a console relay, behind one small interface.
 
-Framework-free: the upstream end wraps a `websockets` connection to Proxmox, the
-browser end is fed by whatever server-side WebSocket handler owns the browser
+Framework-free: the upstream end wraps the console stream that `servers.proxmox.open_console`
+opened, the browser end is fed by whatever server-side WebSocket handler owns the browser
 connection (the Channels consumer). Both `send`s wait while the peer is slow, so
 the relay can never queue more than one message per direction.
 """
 
 import asyncio
+import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
-from websockets.asyncio.client import ClientConnection
-from websockets.exceptions import ConnectionClosed
+from servers import proxmox
 
 
 class EndpointClosed(Exception):
@@ -35,39 +35,34 @@ class PingableEndpoint(Endpoint, Protocol):
         """Sends a keepalive ping (without waiting for the pong)."""
 
 
-class WebsocketsEndpoint:
-    """Proxmox's vncwebsocket, as opened by `servers.proxmox.open_vnc_websocket`.
+class UpstreamEndpoint:
+    """Proxmox's side: the stream of a console that `servers.proxmox.open_console` opened."""
 
-    Reading stops when nobody calls `recv`: websockets then buffers at most
-    `max_queue` frames and stops reading the socket, so Proxmox is held back too.
-    """
-
-    def __init__(self, connection: ClientConnection) -> None:
-        self._connection = connection
+    def __init__(self, stream: proxmox.ConsoleStream) -> None:
+        self._stream = stream
 
     async def recv(self) -> bytes:
-        try:
-            # decode=False: RFB is binary; a stray text frame is passed on as its bytes.
-            return await self._connection.recv(decode=False)
-        except ConnectionClosed as exc:
-            raise EndpointClosed(str(exc)) from exc
+        with _console_closed_as_endpoint_closed():
+            return await self._stream.recv()
 
     async def send(self, data: bytes) -> None:
-        try:
-            await self._connection.send(data)
-        except ConnectionClosed as exc:
-            raise EndpointClosed(str(exc)) from exc
+        with _console_closed_as_endpoint_closed():
+            await self._stream.send(data)
 
     async def ping(self) -> None:
-        # Not waiting for the pong on purpose: while the browser is slow we stop reading
-        # from Proxmox, so its pong may sit unread and a live console would look dead.
-        try:
-            await self._connection.ping()
-        except ConnectionClosed as exc:
-            raise EndpointClosed(str(exc)) from exc
+        with _console_closed_as_endpoint_closed():
+            await self._stream.ping()
 
     async def close(self, code: int, reason: str) -> None:
-        await self._connection.close(code, reason)
+        await self._stream.close(code, reason)
+
+
+@contextlib.contextmanager
+def _console_closed_as_endpoint_closed() -> Iterator[None]:
+    try:
+        yield
+    except proxmox.ConsoleClosed as exc:
+        raise EndpointClosed(str(exc)) from exc
 
 
 # What a queued browser message costs beyond its payload (the bytes object and its deque slot), so that

@@ -27,10 +27,11 @@ from .connection import (
     normalise_fingerprint,
     ssl_context,
 )
-from .console import open_vnc_websocket, vncwebsocket_url
+from .console import ConsoleStream, UpstreamConsole, open_console, open_vnc_websocket, vncwebsocket_url
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
+    ConsoleClosed,
     GuestNotRunning,
     InvalidRequest,
     NotFound,
@@ -65,6 +66,8 @@ __all__ = [
     "AuthenticationFailed",
     "ConfigurationError",
     "Connection",
+    "ConsoleClosed",
+    "ConsoleStream",
     "FanOutResult",
     "GuestNotRunning",
     "InvalidRequest",
@@ -77,11 +80,13 @@ __all__ = [
     "TLSFailure",
     "TimedOut",
     "Unreachable",
+    "UpstreamConsole",
     "certificate_fingerprint",
     "fan_out",
     "fetch_fingerprint",
     "is_allowed_get_path",
     "normalise_fingerprint",
+    "open_console",
     "open_vnc_websocket",
     "privilege_report",
     "ssl_context",

@@ -1,20 +1,25 @@
-"""The console upstream: Proxmox's vncwebsocket, opened with the API token, the Connection's TLS mode and its pin."""
+"""The console upstream: vncproxy, then Proxmox's vncwebsocket, opened with the API token, the Connection's TLS
+mode and its pin. Callers get a ConsoleStream: the websockets library stays inside this package."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as websockets_connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from .client import ProxmoxClient
 from .connection import Connection, certificate_fingerprint, ssl_context
-from .errors import InvalidRequest, ProxmoxError, clean_text
+from .errors import ConsoleClosed, InvalidRequest, ProxmoxError, clean_text
 from .translate import error_from_answer, error_from_failure, fingerprint_mismatch
 from .validation import check_guest
 
@@ -22,6 +27,71 @@ logger = logging.getLogger(__name__)
 
 # Proxmox sends frames up to 128 KiB; leave room for the frame header and a future increase.
 WEBSOCKET_MAX_SIZE = 1024 * 1024
+
+
+class ConsoleStream:
+    """An open console WebSocket as a stream of binary messages; `recv`, `send` and `ping` raise ConsoleClosed once
+    Proxmox is gone.
+
+    Reading stops when nobody calls `recv`: websockets then buffers at most `max_queue` frames and stops reading the
+    socket, so Proxmox is held back too.
+    """
+
+    def __init__(self, websocket: ClientConnection) -> None:
+        self._websocket = websocket
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self._websocket.subprotocol
+
+    async def recv(self) -> bytes:
+        with _closed_as_console_closed():
+            # decode=False: RFB is binary; a stray text frame is passed on as its bytes.
+            return await self._websocket.recv(decode=False)
+
+    async def send(self, data: bytes) -> None:
+        with _closed_as_console_closed():
+            await self._websocket.send(data)
+
+    async def ping(self) -> None:
+        """Sends a keepalive ping without waiting for the pong: while a reader is slow nobody reads from Proxmox,
+        so its pong may sit unread and a live console would look dead."""
+        with _closed_as_console_closed():
+            await self._websocket.ping()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Closes the console; harmless when it is already closed."""
+        await self._websocket.close(code, reason)
+
+
+@contextlib.contextmanager
+def _closed_as_console_closed() -> Iterator[None]:
+    try:
+        yield
+    except ConnectionClosed as exc:
+        raise ConsoleClosed(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class UpstreamConsole:
+    """A guest's console opened on Proxmox: its stream, and the VNC password that logs in to it (never shown)."""
+
+    stream: ConsoleStream
+    password: str = field(repr=False)
+
+
+async def open_console(connection: Connection, node: str, kind: str, vmid: int) -> UpstreamConsole:
+    """Open a guest's VNC console: vncproxy (websocket=1), then its vncwebsocket, to the same host with the same
+    token, as Proxmox requires. The caller relays the stream and closes it."""
+    offer = await asyncio.to_thread(_vncproxy, connection, node, kind, vmid)
+    stream = await open_vnc_websocket(connection, node, kind, vmid, port=int(offer["port"]), ticket=offer["ticket"])
+    # Current Proxmox sends the password; older ones use the ticket, whose first 8 bytes are the password.
+    return UpstreamConsole(stream, password=offer.get("password") or offer["ticket"])
+
+
+def _vncproxy(connection: Connection, node: str, kind: str, vmid: int) -> dict:
+    with ProxmoxClient(connection) as client:
+        return client.vncproxy(node, kind, vmid)
 
 
 class _NoDebugLogger(logging.LoggerAdapter):
@@ -75,11 +145,11 @@ def vncwebsocket_url(connection: Connection, node: str, kind: str, vmid: int, *,
     return f"wss://{connection.netloc}/api2/json/nodes/{node}/{kind}/{vmid}/vncwebsocket?{query}"
 
 
-async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid: int, *, port: int, ticket: str):
+async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid: int, *, port: int,
+                             ticket: str) -> ConsoleStream:
     """Open the upstream console WebSocket (vncwebsocket) with the token, subprotocol 'binary' and the same TLS mode.
 
     Must follow the vncproxy/termproxy call that issued `port`/`ticket`, to the same host, with the same token.
-    Returns a `websockets.asyncio.client.ClientConnection`; the caller relays and closes it.
     """
     uri = vncwebsocket_url(connection, node, kind, vmid, port=port, ticket=ticket)
     options: dict[str, Any] = {}
@@ -89,7 +159,7 @@ async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid:
         options["create_connection"] = functools.partial(_PinnedClientConnection, pin=pin)
     where = connection.netloc
     try:
-        return await _NoRedirectConnect(
+        websocket = await _NoRedirectConnect(
             uri,
             additional_headers={"Authorization": connection.authorization},
             subprotocols=["binary"],
@@ -109,6 +179,7 @@ async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid:
         error = _error_from_handshake(exc, connection)
         logger.info("Proxmox console WebSocket to %s for %s %s failed: %s", where, kind, vmid, error.message)
         raise error from None
+    return ConsoleStream(websocket)
 
 
 def _error_from_handshake(exc: Exception, connection: Connection) -> ProxmoxError:

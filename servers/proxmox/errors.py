@@ -72,6 +72,10 @@ class GuestNotRunning(ProxmoxAPIError):
     """Proxmox refused because the guest is not running ("VM 100 not running"): no console, no shutdown."""
 
 
+class ConsoleClosed(ProxmoxError):
+    """Proxmox's end of an open console is gone: nothing more can be received from or sent to it."""
+
+
 def clean_text(text: Any, limit: int = 500) -> str:
     """Server-provided text made safe to show: printable, bounded."""
     text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(text)).strip()

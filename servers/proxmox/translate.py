@@ -13,12 +13,7 @@ import ssl
 from typing import Any
 
 import requests
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    NameResolutionError,
-    NewConnectionError,
-    ReadTimeoutError,
-)
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError, ReadTimeoutError
 from urllib3.exceptions import SSLError as Urllib3SSLError
 from websockets.exceptions import InvalidHandshake
 

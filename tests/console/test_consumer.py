@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from console import consumers
-from console.endpoints import WebsocketsEndpoint
+from console.endpoints import UpstreamEndpoint
 from console.models import ConsoleSession
 from console.services import console_session_request, console_session_terminate
 from nexus.asgi import application
@@ -149,7 +149,7 @@ async def test_a_token_ended_before_it_was_used_is_refused(manager_a, admin_a, s
     assert not connected
 
 
-class ProxmoxThatStopsReading(WebsocketsEndpoint):
+class ProxmoxThatStopsReading(UpstreamEndpoint):
     """Takes the handshake, then never finishes sending anything bigger (a guest that stopped reading)."""
 
     async def send(self, data: bytes) -> None:
@@ -161,7 +161,7 @@ class ProxmoxThatStopsReading(WebsocketsEndpoint):
 async def test_an_administrator_ends_a_session_whose_browser_floods_a_stuck_proxmox(
     monkeypatch, manager_a, admin_a, sim_server
 ):
-    monkeypatch.setattr(consumers, "WebsocketsEndpoint", ProxmoxThatStopsReading)
+    monkeypatch.setattr(consumers, "UpstreamEndpoint", ProxmoxThatStopsReading)
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
     communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
     assert connected

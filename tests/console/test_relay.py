@@ -4,8 +4,9 @@ import struct
 import pytest
 import websockets
 
-from console.endpoints import MESSAGE_COST, EndpointClosed, QueueEndpoint, WebsocketsEndpoint
+from console.endpoints import MESSAGE_COST, EndpointClosed, QueueEndpoint, UpstreamEndpoint
 from console.relay import CloseReason, Relay, RelayLimits
+from servers.proxmox import ConsoleStream
 from servers.proxmox.rfb import vnc_auth_response
 
 from .fakes import PASSWORD, SERVER_INIT, novnc, pipe, proxmox
@@ -357,7 +358,7 @@ async def test_a_closed_browser_queue_never_holds_back_the_consumer():
 
 async def test_a_relay_to_a_real_websocket_server_playing_proxmox():
     async def handler(connection):
-        endpoint = WebsocketsEndpoint(connection)
+        endpoint = UpstreamEndpoint(ConsoleStream(connection))
         reader = await proxmox(endpoint)
         assert await reader.read(len(KEY_EVENT)) == KEY_EVENT
         await endpoint.send(b"frame")
@@ -367,7 +368,7 @@ async def test_a_relay_to_a_real_websocket_server_playing_proxmox():
         port = server.sockets[0].getsockname()[1]
         connection = await websockets.connect(f"ws://127.0.0.1:{port}", subprotocols=["binary"])
         browser, novnc_end = pipe()
-        relay = Relay(browser, WebsocketsEndpoint(connection), password=PASSWORD, limits=NO_LIMITS)
+        relay = Relay(browser, UpstreamEndpoint(ConsoleStream(connection)), password=PASSWORD, limits=NO_LIMITS)
         run = asyncio.create_task(relay.run())
         reader = await novnc(novnc_end)
         await novnc_end.send(KEY_EVENT)

@@ -5,12 +5,21 @@ import asyncio
 import logging
 import socket
 import ssl
+import struct
 import threading
 
 import pytest
 
 from servers import proxmox
-from servers.proxmox import AuthenticationFailed, ProxmoxClient, ProxmoxError, TLSFailure
+from servers.proxmox import (
+    AuthenticationFailed,
+    ConsoleClosed,
+    GuestNotRunning,
+    ProxmoxClient,
+    ProxmoxError,
+    TLSFailure,
+)
+from servers.proxmox.rfb import PROTOCOL_VERSION_3_8, SECURITY_RESULT_OK, SECURITY_VNC_AUTH, vnc_auth_response
 from tests.servers.proxmox.conftest import FINGERPRINT, SECRET, connect, make_cert, make_connection
 
 
@@ -118,3 +127,77 @@ async def test_system_trust_refuses_the_console_with_a_self_signed_ca(pve):
     with pytest.raises(TLSFailure, match="not trusted"):
         await proxmox.open_vnc_websocket(connect(pve, tls_mode="system", fingerprint=""), "pve1", "qemu", 100,
                                          port=5900, ticket="PVEVNC:x")
+
+
+# ---------------------------------------------------------------------------------------------- open_console
+
+
+async def log_in(stream: proxmox.ConsoleStream, password: str) -> int:
+    """RFB 3.8 with VNC Authentication over `stream`; the SecurityResult (0: logged in)."""
+    buffer = bytearray()
+
+    async def read(count: int) -> bytes:
+        while len(buffer) < count:
+            buffer.extend(await stream.recv())
+        data = bytes(buffer[:count])
+        del buffer[:count]
+        return data
+
+    assert await read(12) == PROTOCOL_VERSION_3_8
+    await stream.send(PROTOCOL_VERSION_3_8)
+    assert SECURITY_VNC_AUTH in await read((await read(1))[0])
+    await stream.send(bytes([SECURITY_VNC_AUTH]))
+    await stream.send(vnc_auth_response(password, await read(16)))
+    return struct.unpack(">I", await read(4))[0]
+
+
+async def test_open_console_returns_the_stream_and_the_password_that_logs_in(pve):
+    upstream = await proxmox.open_console(connect(pve), "pve1", "qemu", 100)
+    try:
+        assert upstream.stream.subprotocol == "binary"
+        assert await log_in(upstream.stream, upstream.password) == SECURITY_RESULT_OK
+    finally:
+        await upstream.stream.close()
+    assert upstream.password not in repr(upstream)
+
+
+async def test_open_console_logs_in_to_a_container_through_the_cluster_ca(pve):
+    upstream = await proxmox.open_console(connect(pve, tls_mode="ca", ca_pem=pve.ca_pem, fingerprint=""),
+                                          "pve2", "lxc", 200)
+    try:
+        assert await log_in(upstream.stream, upstream.password) == SECURITY_RESULT_OK
+    finally:
+        await upstream.stream.close()
+
+
+async def test_without_a_password_from_an_older_proxmox_the_ticket_is_the_password(pve, monkeypatch):
+    vncproxy = ProxmoxClient.vncproxy
+
+    def old_vncproxy(client, *args, **kwargs):
+        offer = vncproxy(client, *args, **kwargs)
+        del offer["password"]
+        return offer
+
+    monkeypatch.setattr(ProxmoxClient, "vncproxy", old_vncproxy)
+    upstream = await proxmox.open_console(connect(pve), "pve1", "qemu", 100)
+    try:
+        assert upstream.password.startswith("PVEVNC:")
+        assert await log_in(upstream.stream, upstream.password) == SECURITY_RESULT_OK
+    finally:
+        await upstream.stream.close()
+
+
+async def test_open_console_of_a_stopped_guest_is_guest_not_running(pve):
+    with pytest.raises(GuestNotRunning):
+        await proxmox.open_console(connect(pve), "pve1", "qemu", 102)
+
+
+async def test_a_console_closed_by_proxmox_raises_console_closed(pve):
+    upstream = await proxmox.open_console(connect(pve), "pve1", "qemu", 100)
+    assert await log_in(upstream.stream, "wrong password") != SECURITY_RESULT_OK
+    with pytest.raises(ConsoleClosed):
+        while True:
+            await upstream.stream.recv()
+    with pytest.raises(ConsoleClosed):
+        await upstream.stream.send(b"\x01")
+    await upstream.stream.close()  # harmless once closed
