@@ -177,6 +177,12 @@ class PveApi:
             return web.Response(status=503)
         if server.faults.latency:
             await asyncio.sleep(server.faults.latency)
+        answer = await self._answer(request)
+        if server.faults.trickle and isinstance(answer, web.Response):
+            await self._trickle(request, answer)
+        return answer
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         try:
             result = await self._dispatch(request)
         except _Unauthorized as error:
@@ -189,6 +195,20 @@ class PveApi:
         if isinstance(result, web.StreamResponse):
             return result
         return web.Response(body=json.dumps({"data": result}).encode(), headers={"Content-Type": JSON_TYPE})
+
+    async def _trickle(self, request: web.Request, answer: web.Response) -> None:
+        """Write `answer` one byte at a time, each well within any read timeout, then hang up (reset stops it)."""
+        body = answer.body or b""
+        head = f"HTTP/1.1 {answer.status} {answer.reason}\r\nContent-Type: {answer.headers.get('Content-Type', '')}\r\n"
+        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        transport = request.transport
+        for byte in head.encode() + body:
+            if not self.server.faults.trickle or transport is None or transport.is_closing():
+                break
+            transport.write(bytes([byte]))
+            await asyncio.sleep(self.server.faults.trickle)
+        if transport is not None:
+            transport.abort()  # aiohttp then writes the answer again into a closed transport: a no-op
 
     async def _dispatch(self, request: web.Request):
         path = request.path

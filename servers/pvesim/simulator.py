@@ -30,9 +30,10 @@ class Faults:
     hang: bool = False  # accept TCP/TLS, then never answer
     http_500: bool = False  # every API call fails with HTTP 500
     drop_ws_after: int | None = None  # cut console WebSockets after this many bytes to the client
+    trickle: float = 0.0  # send every HTTP answer one byte at a time, this many seconds apart
 
     def clear(self) -> None:
-        self.latency, self.hang, self.http_500, self.drop_ws_after = 0.0, False, False, None
+        self.latency, self.hang, self.http_500, self.drop_ws_after, self.trickle = 0.0, False, False, None, 0.0
 
 
 class SimServer:
