@@ -12,10 +12,10 @@ from typing import Any
 import requests
 
 from .connection import Connection
-from .errors import InvalidRequest, ProxmoxAPIError, clean_text
+from .errors import InvalidRequest, ProxmoxAPIError, ProxmoxError, clean_text
 from .privileges import PrivilegeReport, privilege_report
-from .transport import http_session
 from .translate import error_from_answer, error_from_failure
+from .transport import Deadline, http_session
 from .validation import POWER_ACTIONS, check_guest, check_node, check_params, check_upid, is_allowed_get_path
 
 logger = logging.getLogger(__name__)
@@ -46,25 +46,33 @@ class ProxmoxClient:
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                  data: Mapping[str, Any] | None = None) -> Any:
-        url = self.connection.base_url + path
-        timeout = self.connection.timeout
         started = time.monotonic()
         try:
-            response = self._session.request(
-                method, url, params=params, data=data, timeout=(timeout, timeout), stream=True,
-                allow_redirects=False,
-            )
-            try:
-                raw = self._read_body(response)
-            finally:
-                response.close()
-        except requests.RequestException as exc:
-            error = error_from_failure(exc, self.connection.host, self.connection.port, timeout)
+            response, raw = self._exchange(method, path, params, data)
+        except ProxmoxError as error:
             logger.info("Proxmox %s %s%s failed: %s", method, self.connection.netloc, path, error.message)
-            raise error from None
+            raise
         logger.debug("Proxmox %s %s%s -> %s in %.0f ms", method, self.connection.netloc, path,
                      response.status_code, (time.monotonic() - started) * 1000)
         return self._unwrap(response, raw)
+
+    def _exchange(self, method: str, path: str, params: Mapping[str, Any] | None,
+                  data: Mapping[str, Any] | None) -> tuple[requests.Response, bytes]:
+        """Send the request and read the whole answer, all within the connection's timeout."""
+        connection = self.connection
+        timeout = connection.timeout
+        try:
+            with Deadline(timeout, connection.netloc):
+                response = self._session.request(
+                    method, connection.base_url + path, params=params, data=data, timeout=(timeout, timeout),
+                    stream=True, allow_redirects=False,
+                )
+                try:
+                    return response, self._read_body(response)
+                finally:
+                    response.close()
+        except requests.RequestException as exc:
+            raise error_from_failure(exc, connection.host, connection.port, timeout) from None
 
     def _read_body(self, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length", "")

@@ -36,7 +36,7 @@ class Connection:
     tls_mode: str = "system"  # "system" | "ca" | "fingerprint"
     ca_pem: str = ""
     fingerprint: str = ""
-    timeout: float = 10.0  # seconds, connect and read (and the whole-call budget in fan_out)
+    timeout: float = 10.0  # seconds: the whole budget of each call, from connecting to the last byte
 
     def __post_init__(self) -> None:
         if self.host.startswith("[") and self.host.endswith("]"):

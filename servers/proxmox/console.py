@@ -21,6 +21,7 @@ from .client import ProxmoxClient
 from .connection import Connection, certificate_fingerprint, ssl_context
 from .errors import ConsoleClosed, InvalidRequest, ProxmoxError, clean_text
 from .translate import error_from_answer, error_from_failure, fingerprint_mismatch
+from .transport import Deadline
 from .validation import check_guest
 
 logger = logging.getLogger(__name__)
@@ -82,9 +83,11 @@ class UpstreamConsole:
 
 async def open_console(connection: Connection, node: str, kind: str, vmid: int) -> UpstreamConsole:
     """Open a guest's VNC console: vncproxy (websocket=1), then its vncwebsocket, to the same host with the same
-    token, as Proxmox requires. The caller relays the stream and closes it."""
+    token, as Proxmox requires; both within the connection's timeout. The caller relays the stream and closes it."""
+    deadline = Deadline(connection.timeout, connection.netloc)
     offer = await asyncio.to_thread(_vncproxy, connection, node, kind, vmid)
-    stream = await open_vnc_websocket(connection, node, kind, vmid, port=int(offer["port"]), ticket=offer["ticket"])
+    stream = await open_vnc_websocket(connection, node, kind, vmid, port=int(offer["port"]), ticket=offer["ticket"],
+                                      timeout=deadline.remaining())
     # Current Proxmox sends the password; older ones use the ticket, whose first 8 bytes are the password.
     return UpstreamConsole(stream, password=offer.get("password") or offer["ticket"])
 
@@ -146,8 +149,9 @@ def vncwebsocket_url(connection: Connection, node: str, kind: str, vmid: int, *,
 
 
 async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid: int, *, port: int,
-                             ticket: str) -> ConsoleStream:
-    """Open the upstream console WebSocket (vncwebsocket) with the token, subprotocol 'binary' and the same TLS mode.
+                             ticket: str, timeout: float | None = None) -> ConsoleStream:
+    """Open the upstream console WebSocket (vncwebsocket) with the token, subprotocol 'binary' and the same TLS mode,
+    within `timeout` seconds (TCP, TLS and the upgrade together; default: the connection's timeout).
 
     Must follow the vncproxy/termproxy call that issued `port`/`ticket`, to the same host, with the same token.
     """
@@ -167,7 +171,7 @@ async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid:
             compression=None,
             ping_interval=None,
             max_size=WEBSOCKET_MAX_SIZE,
-            open_timeout=connection.timeout,
+            open_timeout=timeout or connection.timeout,
             proxy=None,
             user_agent_header="proxmox-vnc-nexus",
             logger=_NoDebugLogger(logging.getLogger("websockets.client"), {}),

@@ -36,7 +36,7 @@ def fan_out(connections: Mapping[K, Connection], call: Callable[[ProxmoxClient],
     Each server gets its own `connection.timeout` as a budget for the whole call, counted from when its turn
     starts; the function returns at the latest about max(timeout) after it was called, whatever a server does
     (hang, trickle bytes). A server past its budget is reported as TimedOut and its thread is abandoned (a daemon
-    thread that ends at its socket's own timeout). Proxmox errors become `.error`; any other exception is a bug
+    thread that ends at its call's own deadline). Proxmox errors become `.error`; any other exception is a bug
     in `call` and is re-raised here.
     """
     keys = list(connections)

@@ -1,20 +1,128 @@
-"""The wire under the API calls: an HTTP session that applies a Connection's TLS mode and retries only what is safe,
-and the bare TLS handshake that reads a server's certificate for trust on first use."""
+"""The wire under the API calls: an HTTP session that applies a Connection's TLS mode, retries only what is safe and
+holds every call to a deadline; and the bare TLS handshake that reads a server's certificate for trust on first use."""
 
 from __future__ import annotations
 
 import socket
+import threading
+import time
+from contextvars import ContextVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from .connection import Connection, certificate_fingerprint, netloc, ssl_context, unverified_context
-from .errors import TLSFailure
+from .errors import TimedOut, TLSFailure
 from .translate import error_from_failure
 
 GET_RETRIES = 2
+
+
+class Deadline:
+    """A whole call's time budget, counted from its creation.
+
+    A socket timeout bounds each read, not the call: a server that sends a byte now and then keeps a client
+    waiting for ever. Inside `with deadline:` every socket the HTTP session uses is watched and shut down once
+    the budget is spent, wherever the call is (TLS handshake, request, headers or body); the `with` then raises
+    TimedOut, whatever the call raised or returned.
+    """
+
+    def __init__(self, seconds: float, where: str):
+        self.seconds = seconds
+        self._where = where
+        self._ends = time.monotonic() + seconds
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._passed = False
+
+    def remaining(self) -> float:
+        """Seconds left; raises TimedOut when none are."""
+        left = self._ends - time.monotonic()
+        if left <= 0:
+            raise self._timed_out()
+        return left
+
+    def __enter__(self) -> Deadline:
+        self._timer = threading.Timer(self.remaining(), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+        self._token = _current_deadline.set(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        _current_deadline.reset(self._token)
+        self._timer.cancel()
+        with self._lock:
+            self._sockets.clear()
+            if self._passed:
+                raise self._timed_out() from None
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            if not self._passed:
+                self._sockets.add(sock)
+                return
+        _shut_down(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._passed = True
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            _shut_down(sock)
+
+    def _timed_out(self) -> TimedOut:
+        return TimedOut(f"{self._where} gave no complete answer within {self.seconds:g} s.")
+
+
+_current_deadline: ContextVar[Deadline | None] = ContextVar("proxmox_call_deadline", default=None)
+
+
+def _watch(sock: socket.socket) -> None:
+    deadline = _current_deadline.get()
+    if deadline is not None:
+        deadline.watch(sock)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    # Wakes a read blocked in another thread (it sees the end of the stream); closing is the owner's business.
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed or never connected
+
+
+class _DeadlineConnection(HTTPSConnection):
+    """An HTTPS connection whose socket is under the deadline of the call that uses it."""
+
+    _watched: socket.socket | None = None
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        # A duplicate descriptor: TLS wraps (and so detaches) `sock`, but shutting the duplicate down still ends it.
+        self._watched = sock.dup()
+        _watch(self._watched)
+        return sock
+
+    def request(self, *args, **kwargs) -> None:
+        # A kept-alive connection serves one call after another; each call's deadline watches it.
+        if self._watched is not None:
+            _watch(self._watched)
+        super().request(*args, **kwargs)
+
+    def close(self) -> None:
+        super().close()
+        if self._watched is not None:
+            self._watched.close()
+            self._watched = None
+
+
+class _DeadlinePool(HTTPSConnectionPool):
+    ConnectionCls = _DeadlineConnection
 
 
 class _GetOnlyRetry(Retry):
@@ -50,6 +158,7 @@ class _TLSAdapter(HTTPAdapter):
             kwargs["assert_fingerprint"] = self._connection.fingerprint
             kwargs["assert_hostname"] = False
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {**self.poolmanager.pool_classes_by_scheme, "https": _DeadlinePool}
 
     def send(self, request, **kwargs):
         kwargs["verify"] = self._connection.tls_mode != "fingerprint"
@@ -76,8 +185,11 @@ def fetch_fingerprint(host: str, port: int = 8006, timeout: float = 10.0) -> str
     For trust on first use only: show it to the operator to compare with the one Proxmox displays; never pin it
     automatically. No HTTP request (and so no token) is sent.
     """
+    deadline = Deadline(timeout, netloc(host, port))
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
+            # The handshake gets what is left: Python bounds a whole TLS handshake by the socket's timeout.
+            sock.settimeout(deadline.remaining())
             with unverified_context().wrap_socket(sock, server_hostname=host) as tls:
                 der = tls.getpeercert(binary_form=True)
     except OSError as exc:  # socket and TLS errors alike

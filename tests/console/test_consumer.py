@@ -2,6 +2,7 @@
 
 import asyncio
 import struct
+import time
 from datetime import timedelta
 
 import asgiref.sync
@@ -277,4 +278,17 @@ async def test_an_unreachable_proxmox_closes_with_its_reason(manager_a, sim_serv
     communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
     assert connected
     assert await closed_with(communicator) == 4502
+    assert (await closed_session(ticket)).close_reason == "upstream_unreachable"
+
+
+async def test_a_proxmox_that_trickles_closes_as_unreachable_within_the_server_timeout(manager_a, sim_server, pve):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    sim_server.connection_timeout = 1
+    await sim_server.asave()
+    pve.faults.trickle = 0.2  # vncproxy's answer, a byte every 0.2 s
+    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    assert connected
+    started = time.monotonic()
+    assert await closed_with(communicator) == 4502
+    assert time.monotonic() - started < 3
     assert (await closed_session(ticket)).close_reason == "upstream_unreachable"

@@ -1,5 +1,9 @@
 """Guests come live from Proxmox: hostile or broken answers become clear errors, never a crash or a leak."""
 
+import contextlib
+import signal
+import time
+
 import pytest
 import responses
 from django.urls import reverse
@@ -82,3 +86,32 @@ def test_a_tenant_without_consoles_refuses_them(client, manager_a, sim_server, t
     response = client.post(reverse("api:guest-console", args=[sim_server.pk, 100]))
     assert response.status_code == 403
     assert response.json()["code"] == "console_disabled"
+
+
+@contextlib.contextmanager
+def fails_after(seconds: int):
+    """Interrupts the test (in the main thread, even in a blocked read) when it runs longer than `seconds`."""
+
+    def expire(signum, frame):
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_proxmox_that_trickles_its_answer_is_a_504_within_the_server_timeout(client, manager_a, sim_server, pve):
+    sim_server.connection_timeout = 1
+    sim_server.save()
+    pve.faults.trickle = 0.2  # a byte every 0.2 s: no single read ever times out
+    client.force_login(manager_a)
+    started = time.monotonic()
+    with fails_after(10):
+        response = client.get(reverse("api:guest-list", args=[sim_server.pk]))
+    assert response.status_code == 504
+    assert response.json()["code"] == "proxmox_timedout"
+    assert time.monotonic() - started < 2.5

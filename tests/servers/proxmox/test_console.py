@@ -7,6 +7,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 
 import pytest
 
@@ -17,6 +18,7 @@ from servers.proxmox import (
     GuestNotRunning,
     ProxmoxClient,
     ProxmoxError,
+    TimedOut,
     TLSFailure,
 )
 from servers.proxmox.rfb import PROTOCOL_VERSION_3_8, SECURITY_RESULT_OK, SECURITY_VNC_AUTH, vnc_auth_response
@@ -201,3 +203,27 @@ async def test_a_console_closed_by_proxmox_raises_console_closed(pve):
     with pytest.raises(ConsoleClosed):
         await upstream.stream.send(b"\x01")
     await upstream.stream.close()  # harmless once closed
+
+
+async def test_open_console_against_a_trickling_server_times_out_at_the_connection_timeout(pve):
+    pve.faults.trickle = 0.2  # vncproxy's answer, a byte every 0.2 s
+    started = time.monotonic()
+    with pytest.raises(TimedOut):
+        await asyncio.wait_for(proxmox.open_console(connect(pve, timeout=1.0), "pve1", "qemu", 100), 10)
+    assert time.monotonic() - started < 2.5
+
+
+async def test_vncproxy_and_the_websocket_share_one_budget(pve, monkeypatch):
+    vncproxy = ProxmoxClient.vncproxy
+
+    def slow_vncproxy(client, *args, **kwargs):
+        offer = vncproxy(client, *args, **kwargs)
+        time.sleep(1.0)
+        pve.faults.hang = True  # and then the WebSocket upgrade gets no answer
+        return offer
+
+    monkeypatch.setattr(ProxmoxClient, "vncproxy", slow_vncproxy)
+    started = time.monotonic()
+    with pytest.raises(TimedOut):
+        await proxmox.open_console(connect(pve, timeout=1.5), "pve1", "qemu", 100)
+    assert time.monotonic() - started < 2.2  # not 1 s + a fresh 1.5 s for the WebSocket
