@@ -14,6 +14,8 @@ from typing import Protocol
 
 from servers import proxmox
 
+from .limits import MESSAGE_COST, RELAY_INPUT_QUEUE
+
 
 class EndpointClosed(Exception):
     """The peer is gone: nothing more can be received from or sent to it."""
@@ -65,11 +67,6 @@ def _console_closed_as_endpoint_closed() -> Iterator[None]:
         raise EndpointClosed(str(exc)) from exc
 
 
-# What a queued browser message costs beyond its payload (the bytes object and its deque slot), so that
-# a flood of tiny messages is bounded as well as a few big ones.
-MESSAGE_COST = 64
-
-
 class QueueEndpoint:
     """The browser side, driven by the consumer that owns the browser's WebSocket.
 
@@ -85,7 +82,7 @@ class QueueEndpoint:
         send: Callable[[bytes], Awaitable[None]],
         close: Callable[[int, str], Awaitable[None]],
         *,
-        max_queued_bytes: int = 1 << 20,
+        max_queued_bytes: int = RELAY_INPUT_QUEUE,
     ) -> None:
         self._send = send
         self._close = close

@@ -16,8 +16,9 @@ the channel has nothing left to pause, so the gate takes its place.
 From the browser, stock daphne puts every message into the application's input queue,
 which has no limit either: a browser that sends faster than the console relay passes
 input on (Proxmox reading slowly) would grow it without end. Our queue stops reading
-the browser's socket while `INPUT_QUEUE_LIMIT` bytes wait in it, and reads on once the
-application has taken half of them; TCP then holds the browser back.
+the browser's socket while `BROWSER_INPUT_QUEUE` bytes wait in it, and reads on once the
+application has taken half of them; TCP then holds the browser back (console.limits
+explains the bounds of every layer).
 
 Use it instead of the `daphne` command, with the same arguments:
 
@@ -33,12 +34,7 @@ from functools import partial
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
-# Bytes of browser messages waiting for the application before we stop reading the socket.
-# Daphne limits one message to 1 MiB (--websocket_max_message_size), so this is no cap on size.
-INPUT_QUEUE_LIMIT = 256 * 1024
-# What a queued message costs beyond its payload (daphne's dict and the queue's slot), so that a
-# flood of tiny messages is bounded as well as a few big ones.
-MESSAGE_COST = 256
+from .limits import BROWSER_INPUT_QUEUE, MESSAGE_COST
 
 
 class WriteGate:
@@ -107,7 +103,7 @@ class FlowControlServer(Server):
             return super().create_application(protocol, scope)
         # Daphne's own steps, with our input queue instead of an unbounded one.
         assert "application_instance" not in self.connections[protocol]
-        queue = InputQueue(protocol.transport, INPUT_QUEUE_LIMIT)
+        queue = InputQueue(protocol.transport, BROWSER_INPUT_QUEUE)
         scope.setdefault("asgi", {"version": "3.0"})
         instance = self.application(scope=scope, receive=queue.get, send=partial(self.handle_reply, protocol))
         if protocol not in self.connections:

@@ -20,6 +20,7 @@ from servers.proxmox.rfb import USER_INPUT_TYPES, ClientMessageParser
 
 from .endpoints import Endpoint, EndpointClosed, PingableEndpoint
 from .handshake import AuthenticationFailed, HandshakeError, authenticate_upstream, greet_browser
+from .limits import RELAY_OUTPUT_BUFFER
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class RelayLimits:
     ping_interval: float | None = 20.0  # pvedaemon drops consoles it hears nothing from
     handshake_timeout: float = 10.0
     # Bytes from Proxmox held while the browser is busy; they then leave as one message (fewer, larger sends).
-    browser_buffer: int = 256 * 1024
+    browser_buffer: int = RELAY_OUTPUT_BUFFER
 
 
 class _Outbox:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from console import flow
+from console import flow, limits
 
 MESSAGE = bytes(256 * 1024)
 MESSAGES = 256  # 64 MiB: far more than any socket buffers on the way
@@ -154,7 +154,7 @@ async def test_the_input_queue_pauses_reading_for_a_flood_of_tiny_messages_too()
     while transport.reading:
         queue.put_nowait({"type": "websocket.receive", "bytes": b"x"})
         put += 1
-    assert put == -(-64 * 1024 // (1 + flow.MESSAGE_COST))  # not 64 Ki messages
+    assert put == -(-64 * 1024 // (1 + limits.MESSAGE_COST))  # not 64 Ki messages
     while not transport.reading:
         await queue.get()
     assert queue.qsize() <= put // 2 + 1  # reads on once half of it was taken

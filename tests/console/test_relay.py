@@ -4,7 +4,8 @@ import struct
 import pytest
 import websockets
 
-from console.endpoints import MESSAGE_COST, EndpointClosed, QueueEndpoint, UpstreamEndpoint
+from console.endpoints import EndpointClosed, QueueEndpoint, UpstreamEndpoint
+from console.limits import MESSAGE_COST
 from console.relay import CloseReason, Relay, RelayLimits
 from servers.proxmox import ConsoleStream
 from servers.proxmox.rfb import vnc_auth_response
