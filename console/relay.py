@@ -49,6 +49,21 @@ class CloseReason(enum.Enum):
     UPSTREAM_CLOSED = (4501, "Proxmox closed the console (the guest may have stopped).")
     UPSTREAM_UNREACHABLE = (4502, "Proxmox is unreachable.")
 
+    @property
+    def final(self) -> bool:
+        """Whether another try would end the same way, so the console page stops instead of reconnecting."""
+        return self in _FINAL_REASONS
+
+
+_FINAL_REASONS = frozenset({
+    CloseReason.UNAUTHORIZED,
+    CloseReason.FORBIDDEN,
+    CloseReason.GUEST_NOT_RUNNING,
+    CloseReason.IDLE_TIMEOUT,
+    CloseReason.MAX_DURATION,
+    CloseReason.TERMINATED,
+})
+
 
 @dataclass(frozen=True)
 class RelayLimits:

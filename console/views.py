@@ -15,6 +15,7 @@ from servers.selectors import server_for_user
 from tenants import access, roles
 from vms.services import guest_get
 
+from .relay import CloseReason
 from .selectors import console_session_for_user, console_sessions_for_user, console_tenants_for_user
 from .services import console_session_terminate
 
@@ -42,6 +43,7 @@ def console_page(request, server_id: int, vmid: int):
         return render(request, "console/page.html", context, status=failure.status)
     context["console_api"] = reverse("api:guest-console", args=[server.pk, vmid])
     context["guest_api"] = reverse("api:guest-detail", args=[server.pk, vmid])
+    context["close_codes"] = {reason.name: {"code": reason.code, "final": reason.final} for reason in CloseReason}
     return render(request, "console/page.html", context)
 
 

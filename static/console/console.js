@@ -26,9 +26,10 @@ const clipboardPanel = $("clipboard-panel");
 const clipboardText = $("clipboard-text");
 const clipboardSend = $("clipboard-send");
 
-// Close codes of console/relay.py's CloseReason after which another try cannot help:
-// Proxmox refused the login, forbidden, guest not running, idle timeout, max duration, ended by an admin.
-const FINAL_CLOSE_CODES = new Set([4001, 4003, 4004, 4408, 4409, 4410]);
+// Close codes of console/relay.py's CloseReason, {NAME: {code, final}}, from the page: after a final one
+// another try cannot help (Proxmox refused the login, guest not running, ended by an administrator, ...).
+const CLOSE_CODES = JSON.parse(document.getElementById("close-codes").textContent);
+const FINAL_CLOSE_CODES = new Set(Object.values(CLOSE_CODES).filter((r) => r.final).map((r) => r.code));
 // API answers that a new token request would only repeat (logged out, forbidden, no such guest, not running).
 const FINAL_HTTP_STATUSES = new Set([401, 403, 404, 409]);
 const FIRST_RETRY_MS = 1000;

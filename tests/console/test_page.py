@@ -1,10 +1,14 @@
 """The console page: who may open it, what it shows, and that it never carries a console token."""
 
+import json
+import re
+
 import pytest
 from django.urls import reverse
 from guardian.shortcuts import assign_perm
 
 from console.models import ConsoleSession
+from console.relay import CloseReason
 from tests.conftest import make_server
 
 RUNNING_VM = 100  # web-01 in servers/pvesim/default.toml
@@ -48,6 +52,20 @@ def test_it_shows_the_guest_to_a_manager(client, sim_server, manager_a):
     assert "running" in html
     assert 'type="module"' in html
     assert reverse("api:guest-console", args=[sim_server.pk, RUNNING_VM]) in html
+
+
+def test_the_page_gets_the_close_codes_from_the_relay(client, sim_server, manager_a):
+    client.force_login(manager_a)
+    html = client.get(page_url(sim_server)).content.decode()
+    data = re.search(r'<script id="close-codes" type="application/json">(.*?)</script>', html, re.S)
+    close_codes = json.loads(data[1])
+    assert close_codes == {reason.name: {"code": reason.code, "final": reason.final} for reason in CloseReason}
+    assert close_codes["TERMINATED"] == {"code": 4410, "final": True}
+    assert close_codes["UPSTREAM_CLOSED"] == {"code": 4501, "final": False}
+    # Stop rather than reconnect: login refused, forbidden, not running, idle, too long, ended by an administrator.
+    assert {reason["code"] for reason in close_codes.values() if reason["final"]} == {
+        4001, 4003, 4004, 4408, 4409, 4410
+    }
 
 
 def test_the_page_carries_no_token_or_ticket(client, sim_server, manager_a, pve):
