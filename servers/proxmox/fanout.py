@@ -10,7 +10,8 @@ from typing import Generic, TypeVar
 
 from .client import ProxmoxClient
 from .connection import Connection
-from .errors import ProxmoxAPIError, ProxmoxError, TimedOut
+from .errors import ProxmoxAPIError, ProxmoxError
+from .translate import past_budget
 
 FAN_OUT_GRACE = 0.25
 
@@ -86,9 +87,7 @@ def fan_out(connections: Mapping[K, Connection], call: Callable[[ProxmoxClient],
                 deadline = final_deadline if t0 is None else min(t0 + budget + FAN_OUT_GRACE, final_deadline)
                 if now >= deadline:
                     waited = now - (start if t0 is None else t0)
-                    results[key] = FanOutResult(None, TimedOut(
-                        f"{connections[key].netloc} gave no complete answer within {budget:g} s."
-                    ), waited)
+                    results[key] = FanOutResult(None, past_budget(connections[key].netloc, budget), waited)
                 else:
                     wake = min(wake, deadline)
             if len(results) < len(keys):

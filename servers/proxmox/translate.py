@@ -100,6 +100,11 @@ def error_from_failure(exc: BaseException, host: str, port: int, timeout: float)
     return ProxmoxAPIError(f"The call to {where} failed: {type(exc).__name__}.")
 
 
+def past_budget(where: str, seconds: float) -> TimedOut:
+    """The error for a call that was still running when its whole budget was spent."""
+    return TimedOut(f"{where} gave no complete answer within {seconds:g} s.")
+
+
 def _cause(exc: BaseException) -> BaseException:
     """What actually failed: requests wraps urllib3's error (through MaxRetryError), which may wrap the socket's."""
     inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc

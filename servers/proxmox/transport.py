@@ -16,8 +16,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from .connection import Connection, certificate_fingerprint, netloc, ssl_context, unverified_context
-from .errors import TimedOut, TLSFailure
-from .translate import error_from_failure
+from .errors import TLSFailure
+from .translate import error_from_failure, past_budget
 
 GET_RETRIES = 2
 
@@ -43,7 +43,7 @@ class Deadline:
         """Seconds left; raises TimedOut when none are."""
         left = self._ends - time.monotonic()
         if left <= 0:
-            raise self._timed_out()
+            raise past_budget(self._where, self.seconds)
         return left
 
     def __enter__(self) -> Deadline:
@@ -59,7 +59,7 @@ class Deadline:
         with self._lock:
             self._sockets.clear()
             if self._passed:
-                raise self._timed_out() from None
+                raise past_budget(self._where, self.seconds) from None
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -75,8 +75,6 @@ class Deadline:
         for sock in sockets:
             _shut_down(sock)
 
-    def _timed_out(self) -> TimedOut:
-        return TimedOut(f"{self._where} gave no complete answer within {self.seconds:g} s.")
 
 
 _current_deadline: ContextVar[Deadline | None] = ContextVar("proxmox_call_deadline", default=None)
