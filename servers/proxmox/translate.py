@@ -17,19 +17,9 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.exceptions import SSLError as Urllib3SSLError
 from websockets.exceptions import InvalidHandshake
 
+from . import errors
 from .connection import Connection, netloc, normalise_fingerprint
-from .errors import (
-    AuthenticationFailed,
-    GuestNotRunning,
-    NotFound,
-    PermissionDenied,
-    ProxmoxAPIError,
-    ProxmoxError,
-    TimedOut,
-    TLSFailure,
-    Unreachable,
-    clean_text,
-)
+from .errors import clean_text
 
 # qemu-server and pve-container refuse with "VM 100 not running" / "CT 200 not running" (HTTP 500).
 _NOT_RUNNING = re.compile(r"\b(?:VM|CT) \d+ not running\b")
@@ -37,45 +27,46 @@ _FINGERPRINT_MISMATCH = re.compile(r'Expected "([0-9a-fA-F]+)", got "([0-9a-fA-F
 
 
 def error_from_answer(status: int, reason: str, body: Any, connection: Connection, *,
-                      console_ticket: bool = False) -> ProxmoxError:
+                      console_ticket: bool = False) -> errors.ProxmoxError:
     """The error for an HTTP answer that is not a success; `console_ticket`: the call presented a vncwebsocket
     ticket, so a 401 is about the ticket rather than the token."""
     message = ""
-    errors: dict[str, str] = {}
+    parameter_errors: dict[str, str] = {}
     if isinstance(body, dict):
         message = clean_text(body.get("message") or "")
         if isinstance(body.get("errors"), dict):
-            errors = {clean_text(k, 100): clean_text(v) for k, v in body["errors"].items()}
+            parameter_errors = {clean_text(k, 100): clean_text(v) for k, v in body["errors"].items()}
     # Proxmox puts its message in the status line too ("HTTP/1.1 403 Permission check failed (...)").
     message = message or clean_text(reason or "")
     where = connection.netloc
     if status == 401 and console_ticket:
-        return AuthenticationFailed(
+        return errors.AuthenticationFailed(
             f"{where} refused the console ticket (401): it expired (tickets last about 40 s), or was issued by "
             "another host or for another token.", status=status,
         )
     if status == 401:
-        return AuthenticationFailed(
+        return errors.AuthenticationFailed(
             f"{where} refused the API token {connection.token_id} ({message or 'authentication failure'}). "
             "Check the token id and secret.",
             status=status,
         )
     if status == 403:
-        return PermissionDenied(
+        return errors.PermissionDenied(
             f"The API token is missing a privilege on {where}: {message or 'permission denied'}.",
             status=status, proxmox_message=message,
         )
     if status in (404, 501) or "does not exist" in message or "no such" in message.lower():
-        return NotFound(f"Not found on {where}: {message or 'no such object'}.", status=status)
+        return errors.NotFound(f"Not found on {where}: {message or 'no such object'}.", status=status)
     if _NOT_RUNNING.search(message):
-        return GuestNotRunning(f"{where} answered HTTP {status}: {message}", status=status)
-    if errors:
-        details = "; ".join(f"{k}: {v}" for k, v in sorted(errors.items()))
-        return ProxmoxAPIError(f"{where} rejected the request: {message} ({details})", status=status, errors=errors)
-    return ProxmoxAPIError(f"{where} answered HTTP {status}: {message or 'no message'}", status=status)
+        return errors.GuestNotRunning(f"{where} answered HTTP {status}: {message}", status=status)
+    if parameter_errors:
+        details = "; ".join(f"{k}: {v}" for k, v in sorted(parameter_errors.items()))
+        return errors.ProxmoxAPIError(f"{where} rejected the request: {message} ({details})", status=status,
+                                      errors=parameter_errors)
+    return errors.ProxmoxAPIError(f"{where} answered HTTP {status}: {message or 'no message'}", status=status)
 
 
-def error_from_failure(exc: BaseException, host: str, port: int, timeout: float) -> ProxmoxError:
+def error_from_failure(exc: BaseException, host: str, port: int, timeout: float) -> errors.ProxmoxError:
     """The error for a call to host:port that got no answer, whichever library raised `exc`."""
     where = netloc(host, port)
     cause = _cause(exc)
@@ -84,25 +75,25 @@ def error_from_failure(exc: BaseException, host: str, port: int, timeout: float)
     if isinstance(exc, requests.exceptions.ConnectTimeout) or (
         isinstance(cause, ConnectTimeoutError) and not isinstance(cause, NewConnectionError)
     ):
-        return TimedOut(f"Could not connect to {where} within {timeout:g} s.")
+        return errors.TimedOut(f"Could not connect to {where} within {timeout:g} s.")
     if isinstance(exc, requests.exceptions.Timeout) or isinstance(cause, (TimeoutError, ReadTimeoutError)):
-        return TimedOut(f"{where} did not answer within {timeout:g} s.")
+        return errors.TimedOut(f"{where} did not answer within {timeout:g} s.")
     if isinstance(cause, (NameResolutionError, socket.gaierror)):
-        return Unreachable(f"Cannot resolve the host name {host!r}.")
+        return errors.Unreachable(f"Cannot resolve the host name {host!r}.")
     if isinstance(cause, NewConnectionError):
-        return Unreachable(f"Cannot connect to {where}: connection refused or no route to host.")
+        return errors.Unreachable(f"Cannot connect to {where}: connection refused or no route to host.")
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return Unreachable(f"The connection to {where} was closed before a complete answer arrived.")
+        return errors.Unreachable(f"The connection to {where} was closed before a complete answer arrived.")
     if isinstance(cause, OSError):
-        return Unreachable(f"Cannot connect to {where}: {clean_text(cause.strerror or cause, 200)}.")
+        return errors.Unreachable(f"Cannot connect to {where}: {clean_text(cause.strerror or cause, 200)}.")
     if isinstance(cause, InvalidHandshake):
-        return ProxmoxAPIError(f"{where} did not accept the console WebSocket: {clean_text(cause, 200)}.")
-    return ProxmoxAPIError(f"The call to {where} failed: {type(exc).__name__}.")
+        return errors.ProxmoxAPIError(f"{where} did not accept the console WebSocket: {clean_text(cause, 200)}.")
+    return errors.ProxmoxAPIError(f"The call to {where} failed: {type(exc).__name__}.")
 
 
-def past_budget(where: str, seconds: float) -> TimedOut:
+def past_budget(where: str, seconds: float) -> errors.TimedOut:
     """The error for a call that was still running when its whole budget was spent."""
-    return TimedOut(f"{where} gave no complete answer within {seconds:g} s.")
+    return errors.TimedOut(f"{where} gave no complete answer within {seconds:g} s.")
 
 
 def _cause(exc: BaseException) -> BaseException:
@@ -112,23 +103,23 @@ def _cause(exc: BaseException) -> BaseException:
     return reason if isinstance(reason, BaseException) else inner
 
 
-def fingerprint_mismatch(expected: str, presented: str, where: str) -> TLSFailure:
-    return TLSFailure(
+def fingerprint_mismatch(expected: str, presented: str, where: str) -> errors.TLSFailure:
+    return errors.TLSFailure(
         f"The TLS certificate of {where} does not match the pinned fingerprint: expected {expected}, "
         f"the server presented {presented}. If the certificate was renewed, check and update the pin.",
         expected=expected, presented=presented,
     )
 
 
-def tls_failure(detail: str, where: str) -> TLSFailure:
+def tls_failure(detail: str, where: str) -> errors.TLSFailure:
     mismatch = _FINGERPRINT_MISMATCH.search(detail)  # urllib3's assert_fingerprint message
     if mismatch:
         return fingerprint_mismatch(normalise_fingerprint(mismatch.group(1)),
                                     normalise_fingerprint(mismatch.group(2)), where)
     if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
         why = detail.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"")
-        return TLSFailure(
+        return errors.TLSFailure(
             f"The TLS certificate of {where} is not trusted ({why}). Configure its CA certificate or pin its "
             "fingerprint."
         )
-    return TLSFailure(f"TLS handshake with {where} failed ({clean_text(detail, 200)}).")
+    return errors.TLSFailure(f"TLS handshake with {where} failed ({clean_text(detail, 200)}).")
