@@ -5,13 +5,14 @@ of ours. Everything that builds a Proxmox URL, an Authorization header or a TLS 
 timeouts and secret hygiene are decided once.
 
     connection   Connection, TLS contexts, certificate fingerprints
-    transport    the HTTP session under the calls, the certificate fetch for trust on first use
+    transport    the HTTP session under the calls, the deadline of every call, the certificate fetch (trust on
+                 first use)
     errors       what this package raises; translate decides which error a failure becomes
     validation   what may be sent: guest arguments, task ids, the API explorer's GET allow-list
     client       ProxmoxClient: the API calls
     privileges   what a token may do, compared with what the broker needs
     fanout       one call against many servers at once
-    console      the console upstream (vncwebsocket)
+    console      the console upstream: open_console (vncproxy, then vncwebsocket)
     rfb          the parts of the RFB (VNC) protocol the console relay and the simulator share
 
 Facts about real Proxmox behaviour this relies on are in the project notes (token header, error bodies, UPIDs,

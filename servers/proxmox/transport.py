@@ -76,7 +76,6 @@ class Deadline:
             _shut_down(sock)
 
 
-
 _current_deadline: ContextVar[Deadline | None] = ContextVar("proxmox_call_deadline", default=None)
 
 
