@@ -93,7 +93,7 @@ def error_from_failure(exc: BaseException, host: str, port: int, timeout: float)
 
 def past_budget(where: str, seconds: float) -> errors.TimedOut:
     """The error for a call that was still running when its whole budget was spent."""
-    return errors.TimedOut(f"{where} gave no complete answer within {seconds:g} s.")
+    return errors.TimedOut(f"{where} did not answer completely within {seconds:g} s.")
 
 
 def _cause(exc: BaseException) -> BaseException:
