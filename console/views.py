@@ -1,3 +1,4 @@
+import json
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -43,7 +44,9 @@ def console_page(request, server_id: int, vmid: int):
         return render(request, "console/page.html", context, status=failure.status)
     context["console_api"] = reverse("api:guest-console", args=[server.pk, vmid])
     context["guest_api"] = reverse("api:guest-detail", args=[server.pk, vmid])
-    context["close_codes"] = {reason.name: {"code": reason.code, "final": reason.final} for reason in CloseReason}
+    # What console.js does after each of the relay's close codes: stop, or reconnect.
+    close_codes = {reason.name: {"code": reason.code, "final": reason.final} for reason in CloseReason}
+    context["close_codes"] = json.dumps(close_codes)
     return render(request, "console/page.html", context)
 
 

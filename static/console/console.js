@@ -28,7 +28,7 @@ const clipboardSend = $("clipboard-send");
 
 // Close codes of console/relay.py's CloseReason, {NAME: {code, final}}, from the page: after a final one
 // another try cannot help (Proxmox refused the login, guest not running, ended by an administrator, ...).
-const CLOSE_CODES = JSON.parse(document.getElementById("close-codes").textContent);
+const CLOSE_CODES = JSON.parse(root.dataset.closeCodes);
 const FINAL_CLOSE_CODES = new Set(Object.values(CLOSE_CODES).filter((r) => r.final).map((r) => r.code));
 // API answers that a new token request would only repeat (logged out, forbidden, no such guest, not running).
 const FINAL_HTTP_STATUSES = new Set([401, 403, 404, 409]);

@@ -2,6 +2,7 @@
 
 import json
 import re
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -56,9 +57,8 @@ def test_it_shows_the_guest_to_a_manager(client, sim_server, manager_a):
 
 def test_the_page_gets_the_close_codes_from_the_relay(client, sim_server, manager_a):
     client.force_login(manager_a)
-    html = client.get(page_url(sim_server)).content.decode()
-    data = re.search(r'<script id="close-codes" type="application/json">(.*?)</script>', html, re.S)
-    close_codes = json.loads(data[1])
+    page = client.get(page_url(sim_server)).content.decode()
+    close_codes = json.loads(unescape(re.search(r'data-close-codes="([^"]*)"', page)[1]))
     assert close_codes == {reason.name: {"code": reason.code, "final": reason.final} for reason in CloseReason}
     assert close_codes["TERMINATED"] == {"code": 4410, "final": True}
     assert close_codes["UPSTREAM_CLOSED"] == {"code": 4501, "final": False}
