@@ -1,7 +1,7 @@
 """Logins, logouts and failed logins as audit events (Django only tells of them through signals)."""
 
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
 from nexus.http import client_ip

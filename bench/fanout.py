@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from servers import proxmox  # noqa: E402
-from servers.pvesim import Simulator  # noqa: E402
+from servers import proxmox
+from servers.pvesim import Simulator
 
 
 def main() -> None:

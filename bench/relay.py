@@ -229,7 +229,7 @@ class Console:
         self.ws.transport.abort()
 
 
-CLIENT_OPTIONS = dict(compression=None, max_size=None, ping_interval=None, open_timeout=60, close_timeout=2)
+CLIENT_OPTIONS = {"compression": None, "max_size": None, "ping_interval": None, "open_timeout": 60, "close_timeout": 2}
 
 
 @dataclass

@@ -31,10 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from servers.pvesim import Simulator  # noqa: E402
-from servers.pvesim import api as pvesim_api  # noqa: E402
-from servers.pvesim.certs import ClusterCA  # noqa: E402
-from servers.pvesim.rfb_server import RfbServerSession, RfbSessionError  # noqa: E402
+from servers.pvesim import Simulator
+from servers.pvesim import api as pvesim_api
+from servers.pvesim.certs import ClusterCA
+from servers.pvesim.rfb_server import RfbServerSession, RfbSessionError
 
 CHUNK = 64 * 1024
 PAYLOAD = os.urandom(CHUNK)  # random, so no layer can compress it

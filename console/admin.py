@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from nexus.http import client_ip
 from nexus.errors import ApplicationError
+from nexus.http import client_ip
 
 from .models import ConsoleSession
 from .services import console_session_terminate

@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from console.models import ConsoleSession
-
 from servers.models import ProxmoxServer
 from tenants.models import Membership, Tenant
 from tenants.roles import Role

@@ -52,5 +52,5 @@ def match_template(schema: list, path: str, method: str) -> tuple[str, dict[str,
         pattern = re.sub(r"\\\{[^}]*\\\}", "([^/]+)", re.escape(template))
         hit = re.fullmatch(pattern, path)
         if hit:
-            return template, dict(zip(names, hit.groups()))
+            return template, dict(zip(names, hit.groups(), strict=False))
     return None

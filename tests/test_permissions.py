@@ -81,9 +81,9 @@ def everyone(status):
     return dict.fromkeys(USERS, status)
 
 
-EVERYONE_LOGGED_IN = dict(outsider=200, admin_b=200)
-SESSION_MANAGERS_ONLY = dict(grantee=404, viewer_a=404, manager_a=404)
-CONSOLE_OPENERS = dict(viewer_a=403, grantee=201, manager_a=201, admin_a=201, platform_admin=201)
+EVERYONE_LOGGED_IN = {"outsider": 200, "admin_b": 200}
+SESSION_MANAGERS_ONLY = {"grantee": 404, "viewer_a": 404, "manager_a": 404}
+CONSOLE_OPENERS = {"viewer_a": 403, "grantee": 201, "manager_a": 201, "admin_a": 201, "platform_admin": 201}
 LOGGED_IN_REDIRECTED = dict.fromkeys(USERS[2:], 302)
 
 # route (namespace:name, or the pattern of an unnamed route) -> (url args from the objects, {method: expected})

@@ -3,8 +3,8 @@
 from dataclasses import asdict, dataclass
 
 from nexus.errors import ApplicationError
-from servers.models import ProxmoxServer
 from servers import proxmox
+from servers.models import ProxmoxServer
 
 
 @dataclass(frozen=True)

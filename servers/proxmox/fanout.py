@@ -64,7 +64,7 @@ def fan_out(connections: Mapping[K, Connection], call: Callable[[ProxmoxClient],
                     value = call(client)
             except ProxmoxError as exc:
                 error = exc
-            except Exception as exc:  # noqa: BLE001 - handed to the caller's thread below
+            except Exception as exc:
                 error = ProxmoxAPIError("Internal error while querying this server.")
                 with cond:
                     bugs.append(exc)

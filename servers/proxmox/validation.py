@@ -51,7 +51,7 @@ def _get_path_patterns() -> tuple[re.Pattern[str], ...]:
 
 def is_allowed_get_path(path: str) -> bool:
     """True when `path` is a concrete instance of a GET path in Proxmox's API schema, with safe segments only."""
-    if not path.startswith("/") or path.endswith("/") and path != "/":
+    if not path.startswith("/") or (path.endswith("/") and path != "/"):
         return False
     if any(segment in (".", "..") for segment in path.split("/")[1:]):
         return False

@@ -340,11 +340,8 @@ class PveApi:
         userid = call.params.get("userid")
         if userid and userid not in (token.token_id, token.user):
             self._require(token, "/access", "Sys.Audit")
-        if "path" in call.params:
-            paths = [call.params["path"]]
-        else:
-            paths = sorted(token.acl)
-        return {path: {privilege: 1 for privilege in sorted(token.privileges_on(path))} for path in paths}
+        paths = [call.params["path"]] if "path" in call.params else sorted(token.acl)
+        return {path: dict.fromkeys(sorted(token.privileges_on(path)), 1) for path in paths}
 
     async def task_status(self, call: Call):
         node, upid = call.params["node"], call.params["upid"]

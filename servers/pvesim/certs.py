@@ -43,7 +43,7 @@ def _serialize(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> KeyPa
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 class ClusterCA:

@@ -210,7 +210,7 @@ async def test_a_token_works_only_once(manager_a, sim_server):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
     first, connected, _ = await open_socket(manager_a, ticket.websocket_path)
     assert connected
-    second, connected, code = await open_socket(manager_a, ticket.websocket_path)
+    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
     assert not connected
     await first.disconnect()
 

@@ -6,10 +6,10 @@ subprocess (daphne's Twisted reactor is process-wide) serving the tiny ASGI app 
 and talks raw WebSocket to it over a plain socket.
 """
 
+import asyncio
 import base64
 import json
 import os
-import asyncio
 import socket
 import struct
 import subprocess

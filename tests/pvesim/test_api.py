@@ -9,7 +9,7 @@ from tests.pve_schema import endpoints, match_template, require_schema
 
 
 def test_a_call_without_token_is_401_with_reason_and_no_body(pve, ca_file):
-    response = requests.get(pve.base_url + "/version", verify=str(ca_file), timeout=5)  # noqa: S113
+    response = requests.get(pve.base_url + "/version", verify=str(ca_file), timeout=5)
     assert response.status_code == 401
     assert response.reason == "No ticket"
     assert response.content == b""

@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from servers.models import ProxmoxServer
 
+
 def test_the_token_secret_is_write_only_in_the_admin(client, platform_admin, server_a):
     client.force_login(platform_admin)
     page = client.get(reverse("admin:servers_proxmoxserver_change", args=[server_a.pk])).content.decode()

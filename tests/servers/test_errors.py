@@ -5,7 +5,6 @@ from cryptography.fernet import Fernet
 from django.urls import reverse
 
 
-
 @pytest.fixture
 def disabled(sim_server, pve):
     pve.faults.http_500 = True  # were it queried, the answer would be a 502

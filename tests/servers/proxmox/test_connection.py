@@ -67,9 +67,8 @@ def test_the_pinned_fingerprint_is_accepted(pve_client):
 
 def test_a_wrong_fingerprint_is_refused_naming_both(pve):
     wrong = ":".join(["AB"] * 32)
-    with ProxmoxClient(connect(pve, fingerprint=wrong)) as client:
-        with pytest.raises(TLSFailure) as caught:
-            client.version()
+    with ProxmoxClient(connect(pve, fingerprint=wrong)) as client, pytest.raises(TLSFailure) as caught:
+        client.version()
     assert wrong in caught.value.message
     assert pve.fingerprint in caught.value.message
 
@@ -77,9 +76,8 @@ def test_a_wrong_fingerprint_is_refused_naming_both(pve):
 def test_a_rotated_certificate_breaks_the_pin_but_not_the_ca(pve):
     old = pve.fingerprint
     pve.rotate_certificate()
-    with ProxmoxClient(connect(pve, fingerprint=old)) as client:
-        with pytest.raises(TLSFailure, match=pve.fingerprint):
-            client.version()
+    with ProxmoxClient(connect(pve, fingerprint=old)) as client, pytest.raises(TLSFailure, match=pve.fingerprint):
+        client.version()
     with ProxmoxClient(connect(pve, tls_mode="ca", ca_pem=pve.ca_pem, fingerprint="")) as client:
         assert client.version()
 

@@ -179,13 +179,14 @@ def test_every_answer_of_the_simulator_fits_the_schema(schema, pve):
         return real_send(session, request, **kwargs)
 
     problems = []
+    upid = None  # the task of the last power action, for the task status call that comes last
     with mock.patch.object(requests.Session, "send", spy), ProxmoxClient(pve_connection(pve)) as client:
-        for label, call in every_call(node, qemu["vmid"], lxc["vmid"]) + [("task status", None)]:
+        for label, call in [*every_call(node, qemu["vmid"], lxc["vmid"]), ("task status", None)]:
             kind, _, action = label.partition(" ")
             if action in proxmox.POWER_ACTIONS:  # put the guest where the action is allowed
                 vmid = qemu["vmid"] if kind == "qemu" else lxc["vmid"]
                 pve.set_guest_status(vmid, "stopped" if action == "start" else "running")
-            if call is None:  # the task of the last power action
+            if call is None:
                 value = client.task_status(node, upid)
             else:
                 value = call(client)

@@ -182,9 +182,8 @@ def test_a_server_error_is_an_api_error(pve, pve_client):
 
 
 def test_a_closed_port_is_unreachable(pve):
-    with ProxmoxClient(connect(pve, port=free_port())) as client:
-        with pytest.raises(Unreachable):
-            client.version()
+    with ProxmoxClient(connect(pve, port=free_port())) as client, pytest.raises(Unreachable):
+        client.version()
 
 
 def test_an_unknown_host_is_unreachable(pve):

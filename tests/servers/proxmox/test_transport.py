@@ -23,12 +23,11 @@ def _attempts(client, method):
         attempts.append(1)
         raise NewConnectionError(conn, "Connection refused")
 
-    with mock.patch("urllib3.connectionpool.HTTPConnectionPool._make_request", refuse):
-        with pytest.raises(Unreachable):
-            if method == "GET":
-                client.version()
-            else:
-                client.power("pve", "qemu", 100, "start")
+    with mock.patch("urllib3.connectionpool.HTTPConnectionPool._make_request", refuse), pytest.raises(Unreachable):
+        if method == "GET":
+            client.version()
+        else:
+            client.power("pve", "qemu", 100, "start")
     return len(attempts)
 
 
@@ -45,9 +44,8 @@ def test_posts_are_never_retried(client):
 
 def test_a_hanging_server_times_out(pve):
     pve.faults.hang = True
-    with ProxmoxClient(connect(pve, timeout=0.5)) as client:
-        with pytest.raises(TimedOut):
-            client.version()
+    with ProxmoxClient(connect(pve, timeout=0.5)) as client, pytest.raises(TimedOut):
+        client.version()
 
 
 # ------------------------------------------------------------------------------------------- trust on first use
@@ -73,9 +71,8 @@ def within(seconds: float, call):
 def test_a_server_that_trickles_its_answer_times_out_at_the_connection_timeout(pve):
     pve.faults.trickle = 0.2  # a byte every 0.2 s: every read is well within the 1 s socket timeout
     started = time.monotonic()
-    with ProxmoxClient(connect(pve, timeout=1.0)) as client:
-        with pytest.raises(TimedOut, match="within 1 s"):
-            within(10, client.version)
+    with ProxmoxClient(connect(pve, timeout=1.0)) as client, pytest.raises(TimedOut, match="within 1 s"):
+        within(10, client.version)
     assert time.monotonic() - started < 2.5
 
 
