@@ -35,8 +35,7 @@ def main() -> None:
         servers[-2].faults.latency = args.slow
         servers[-1].faults.hang = True
         connections = {
-            server.name: proxmox.Connection(**server.connection_settings(), timeout=args.timeout)
-            for server in servers
+            server.name: proxmox.Connection(**server.connection_settings(), timeout=args.timeout) for server in servers
         }
         answered_at: list[float] = []
         lock = threading.Lock()
@@ -55,8 +54,10 @@ def main() -> None:
     total = sum(result.elapsed for result in results.values())
     outcomes = Counter("ok" if result.ok else type(result.error).__name__ for result in results.values())
     answers = sorted(at - started for at in answered_at)
-    print(f"servers: {args.servers} (latency {args.latency:g} s, one slow {args.slow:g} s, one hanging), "
-          f"workers: {args.workers}, timeout: {args.timeout:g} s")
+    print(
+        f"servers: {args.servers} (latency {args.latency:g} s, one slow {args.slow:g} s, one hanging), "
+        f"workers: {args.workers}, timeout: {args.timeout:g} s"
+    )
     print(f"wall time of the concurrent fan-out: {wall:.3f} s")
     print(f"sum of the servers' individual times: {total:.3f} s")
     print(f"ratio (sum / wall): {total / wall:.1f}x")

@@ -145,7 +145,12 @@ class Upstream:
         self._log = open(log, "wb")
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "bench" / "relay_upstream.py")],
-            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
         )
         line = self.process.stdout.readline()
         if not line:
@@ -414,8 +419,9 @@ class StallResult:
         return (self.rss_peak - self.rss_before) / self.consoles
 
 
-async def measure_stall(open_console, upstream: Upstream, transport: str, count: int, seconds: float,
-                        cap: int, pid: int) -> StallResult:
+async def measure_stall(
+    open_console, upstream: Upstream, transport: str, count: int, seconds: float, cap: int, pid: int
+) -> StallResult:
     """Consoles whose browser stops reading while the upstream blasts: how much does the relaying process keep?"""
     consoles = await asyncio.gather(*(open_console() for _ in range(count)))
     try:
@@ -457,19 +463,25 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 def report(args, results: dict[str, PathResult], idle: IdleResult | None, stalls: dict[str, StallResult]) -> None:
     a, b, c, c_tls = results["a"], results["b"], results["c"], results["c_tls"]
     print()
-    print(f"round trips: {args.round_trips} x {len(SMALL_MESSAGE)}-byte messages, one at a time; "
-          f"bulk: {args.bulk_mib} MiB in 64 KiB messages, best of {args.bulk_repeat} interleaved rounds; "
-          "MB = 10^6 bytes, GB = 10^9 bytes")
-    header = (f"{'path':<30}{'rtt p50 ms':>11}{'rtt p99 ms':>11}{'+p50 ms':>9}{'+p99 ms':>9}{'MB/s':>9}{'CPU s/GB':>10}"
-              f"{'all CPU s/GB':>14}")
+    print(
+        f"round trips: {args.round_trips} x {len(SMALL_MESSAGE)}-byte messages, one at a time; "
+        f"bulk: {args.bulk_mib} MiB in 64 KiB messages, best of {args.bulk_repeat} interleaved rounds; "
+        "MB = 10^6 bytes, GB = 10^9 bytes"
+    )
+    header = (
+        f"{'path':<30}{'rtt p50 ms':>11}{'rtt p99 ms':>11}{'+p50 ms':>9}{'+p99 ms':>9}{'MB/s':>9}{'CPU s/GB':>10}"
+        f"{'all CPU s/GB':>14}"
+    )
     print(header)
     print("-" * len(header))
     for result in (a, b, c, c_tls):
         added50 = None if result is a else result.rtt_p50_ms - a.rtt_p50_ms
         added99 = None if result is a else result.rtt_p99_ms - a.rtt_p99_ms
-        print(f"{result.name:<30}{result.rtt_p50_ms:>11.3f}{result.rtt_p99_ms:>11.3f}{fmt(added50, '.3f'):>9}"
-              f"{fmt(added99, '.3f'):>9}{result.bulk.mb_s:>9.1f}{fmt(result.bulk.cpu_s_per_gb):>10}"
-              f"{result.bulk.total_cpu_s_per_gb:>14.2f}")
+        print(
+            f"{result.name:<30}{result.rtt_p50_ms:>11.3f}{result.rtt_p99_ms:>11.3f}{fmt(added50, '.3f'):>9}"
+            f"{fmt(added99, '.3f'):>9}{result.bulk.mb_s:>9.1f}{fmt(result.bulk.cpu_s_per_gb):>10}"
+            f"{result.bulk.total_cpu_s_per_gb:>14.2f}"
+        )
     print("CPU s/GB: the relaying process only (daphne for (b), websockify and its per-connection children for (c));")
     print("          (b) and (c') decrypt TLS from the upstream, (c) reads plain TCP.")
     print("all CPU s/GB: the browser (this process), the relaying process and the upstream together.")
@@ -490,20 +502,28 @@ def report(args, results: dict[str, PathResult], idle: IdleResult | None, stalls
     print(f"  relay / direct rtt p50:             {b.rtt_p50_ms / a.rtt_p50_ms:.2f}x")
     if idle:
         print()
-        print(f"idle consoles on one daphne: {idle.consoles} opened in {idle.open_seconds:.1f} s "
-              f"({idle.consoles / idle.open_seconds:.0f}/s), idle {idle.idle_seconds:.1f} s")
+        print(
+            f"idle consoles on one daphne: {idle.consoles} opened in {idle.open_seconds:.1f} s "
+            f"({idle.consoles / idle.open_seconds:.0f}/s), idle {idle.idle_seconds:.1f} s"
+        )
         print(f"  daphne CPU while idle:   {idle.cpu_percent:.2f} % of one core")
-        print(f"  daphne RSS:              {idle.rss_before / MIB:.1f} MiB -> {idle.rss_after / MIB:.1f} MiB, "
-              f"{idle.per_console / 1024:.0f} KiB per console")
+        print(
+            f"  daphne RSS:              {idle.rss_before / MIB:.1f} MiB -> {idle.rss_after / MIB:.1f} MiB, "
+            f"{idle.per_console / 1024:.0f} KiB per console"
+        )
     if stalls:
         print()
-        print(f"stalled readers (the browser never reads while the upstream blasts, up to "
-              f"{args.blast_cap_mib} MiB per console):")
+        print(
+            f"stalled readers (the browser never reads while the upstream blasts, up to "
+            f"{args.blast_cap_mib} MiB per console):"
+        )
         for name, stall in stalls.items():
             capped = " (upstream reached its cap)" if stall.upstream_sent >= stall.cap * stall.consoles else ""
-            print(f"  {name:<11} {stall.consoles} consoles, {stall.seconds:.0f} s: RSS {stall.rss_before / MIB:.1f} -> "
-                  f"peak {stall.rss_peak / MIB:.1f} MiB = {stall.per_console / MIB:.2f} MiB per console; "
-                  f"upstream sent {stall.upstream_sent / stall.consoles / MIB:.1f} MiB per console{capped}")
+            print(
+                f"  {name:<11} {stall.consoles} consoles, {stall.seconds:.0f} s: RSS {stall.rss_before / MIB:.1f} -> "
+                f"peak {stall.rss_peak / MIB:.1f} MiB = {stall.per_console / MIB:.2f} MiB per console; "
+                f"upstream sent {stall.upstream_sent / stall.consoles / MIB:.1f} MiB per console{capped}"
+            )
         if "websockify" in stalls:
             print("  (websockify reads the target while the browser socket is not writable, then blocks in a send() on")
             print("   its blocking socket: what it holds depends on when that first happens, so it varies run to run,")
@@ -511,31 +531,46 @@ def report(args, results: dict[str, PathResult], idle: IdleResult | None, stalls
     print()
     print("targets:")
     added50, added99 = b.rtt_p50_ms - a.rtt_p50_ms, b.rtt_p99_ms - a.rtt_p99_ms
-    print(f"  added round trip p50 <= {TARGETS['added_p50_ms']:g} ms:      {added50:.3f} ms   "
-          f"{verdict(added50 <= TARGETS['added_p50_ms'])}")
-    print(f"  added round trip p99 <= {TARGETS['added_p99_ms']:g} ms:      {added99:.3f} ms   "
-          f"{verdict(added99 <= TARGETS['added_p99_ms'])}")
-    print(f"  throughput >= websockify's, same TLS upstream ({c_tls.bulk.mb_s:.1f} MB/s):  {b.bulk.mb_s:.1f} MB/s   "
-          f"{verdict(b.bulk.mb_s >= c_tls.bulk.mb_s)}")
+    print(
+        f"  added round trip p50 <= {TARGETS['added_p50_ms']:g} ms:      {added50:.3f} ms   "
+        f"{verdict(added50 <= TARGETS['added_p50_ms'])}"
+    )
+    print(
+        f"  added round trip p99 <= {TARGETS['added_p99_ms']:g} ms:      {added99:.3f} ms   "
+        f"{verdict(added99 <= TARGETS['added_p99_ms'])}"
+    )
+    print(
+        f"  throughput >= websockify's, same TLS upstream ({c_tls.bulk.mb_s:.1f} MB/s):  {b.bulk.mb_s:.1f} MB/s   "
+        f"{verdict(b.bulk.mb_s >= c_tls.bulk.mb_s)}"
+    )
     unreachable = "; out of reach here: above the ceiling" if c.bulk.mb_s > ceiling else ""
-    print(f"  throughput >= websockify's to plain TCP ({c.bulk.mb_s:.1f} MB/s):  {b.bulk.mb_s:.1f} MB/s   "
-          f"{verdict(b.bulk.mb_s >= c.bulk.mb_s)}{unreachable}")
-    print(f"  throughput >= {TARGETS['throughput_mb_s']:g} MB/s:             {b.bulk.mb_s:.1f} MB/s   "
-          f"{verdict(b.bulk.mb_s >= TARGETS['throughput_mb_s'])}")
+    print(
+        f"  throughput >= websockify's to plain TCP ({c.bulk.mb_s:.1f} MB/s):  {b.bulk.mb_s:.1f} MB/s   "
+        f"{verdict(b.bulk.mb_s >= c.bulk.mb_s)}{unreachable}"
+    )
+    print(
+        f"  throughput >= {TARGETS['throughput_mb_s']:g} MB/s:             {b.bulk.mb_s:.1f} MB/s   "
+        f"{verdict(b.bulk.mb_s >= TARGETS['throughput_mb_s'])}"
+    )
     if idle:
-        print(f"  {idle.consoles} idle consoles < {TARGETS['idle_cpu_percent']:g} % of one core: "
-              f"{idle.cpu_percent:.2f} %   {verdict(idle.cpu_percent < TARGETS['idle_cpu_percent'])}")
+        print(
+            f"  {idle.consoles} idle consoles < {TARGETS['idle_cpu_percent']:g} % of one core: "
+            f"{idle.cpu_percent:.2f} %   {verdict(idle.cpu_percent < TARGETS['idle_cpu_percent'])}"
+        )
     if "relay" in stalls:
         per = stalls["relay"].per_console / MIB
-        print(f"  stalled reader <= {TARGETS['stall_mib_per_console']:g} MiB per console:   {per:.2f} MiB   "
-              f"{verdict(per <= TARGETS['stall_mib_per_console'])}")
+        print(
+            f"  stalled reader <= {TARGETS['stall_mib_per_console']:g} MiB per console:   {per:.2f} MiB   "
+            f"{verdict(per <= TARGETS['stall_mib_per_console'])}"
+        )
 
 
 # --- main ---------------------------------------------------------------------------------------------------------
 
 
-async def run(args, paths: Paths, daphne: subprocess.Popen, websockify: subprocess.Popen,
-              websockify_tls: subprocess.Popen):
+async def run(
+    args, paths: Paths, daphne: subprocess.Popen, websockify: subprocess.Popen, websockify_tls: subprocess.Popen
+):
     results = {
         "a": PathResult("(a) direct to upstream"),
         "b": PathResult("(b) relay (console.flow)"),
@@ -564,8 +599,9 @@ async def run(args, paths: Paths, daphne: subprocess.Popen, websockify: subproce
         cap = args.blast_cap_mib * MIB
         for name, key, transport in (("relay", "b", "ws"), ("websockify", "c", "tcp")):
             step(f"stalled readers through {name}")
-            stalls[name] = await measure_stall(openers[key], paths.upstream, transport, args.stall_consoles,
-                                               args.stall_seconds, cap, pids[key])
+            stalls[name] = await measure_stall(
+                openers[key], paths.upstream, transport, args.stall_consoles, args.stall_seconds, cap, pids[key]
+            )
             await asyncio.sleep(1.0)  # let the aborted sessions tear down
     return results, idle, stalls
 
@@ -584,8 +620,11 @@ def main() -> None:
     parser.add_argument("--stall-consoles", type=int, default=4, help="0 skips the stalled-reader test")
     parser.add_argument("--stall-seconds", type=float, default=5.0)
     parser.add_argument("--blast-cap-mib", type=int, default=256, help="most the upstream sends a stalled console")
-    parser.add_argument("--server-module", default="console.flow",
-                        help="module run as `python -m MODULE -b ... nexus.asgi:application`, to benchmark a variant")
+    parser.add_argument(
+        "--server-module",
+        default="console.flow",
+        help="module run as `python -m MODULE -b ... nexus.asgi:application`, to benchmark a variant",
+    )
     parser.add_argument("--debug", action="store_true", help="run daphne with DEBUG=true (default: production-like)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     args = parser.parse_args()
@@ -605,20 +644,47 @@ def main() -> None:
         daphne_port, websockify_port, websockify_tls_port = free_port(), free_port(), free_port()
         step("starting console.flow and websockify")
         daphne = start_server(
-            [sys.executable, "-m", args.server_module, "-b", "127.0.0.1", "-p", str(daphne_port),
-             "nexus.asgi:application"],
-            daphne_port, env, workdir / "daphne.log", "console.flow",
+            [
+                sys.executable,
+                "-m",
+                args.server_module,
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(daphne_port),
+                "nexus.asgi:application",
+            ],
+            daphne_port,
+            env,
+            workdir / "daphne.log",
+            "console.flow",
         )
         websockify = start_server(
-            [sys.executable, "-m", "websockify", f"127.0.0.1:{websockify_port}",
-             f"127.0.0.1:{upstream.info['tcp_port']}"],
-            websockify_port, env, workdir / "websockify.log", "websockify",
+            [
+                sys.executable,
+                "-m",
+                "websockify",
+                f"127.0.0.1:{websockify_port}",
+                f"127.0.0.1:{upstream.info['tcp_port']}",
+            ],
+            websockify_port,
+            env,
+            workdir / "websockify.log",
+            "websockify",
         )
         websockify_tls = start_server(
-            [sys.executable, "-m", "websockify", "--ssl-target", f"127.0.0.1:{websockify_tls_port}",
-             f"127.0.0.1:{upstream.info['tls_port']}"],
-            websockify_tls_port, {**env, "SSL_CERT_FILE": upstream.info["tls_ca_file"]},
-            workdir / "websockify-tls.log", "websockify --ssl-target",
+            [
+                sys.executable,
+                "-m",
+                "websockify",
+                "--ssl-target",
+                f"127.0.0.1:{websockify_tls_port}",
+                f"127.0.0.1:{upstream.info['tls_port']}",
+            ],
+            websockify_tls_port,
+            {**env, "SSL_CERT_FILE": upstream.info["tls_ca_file"]},
+            workdir / "websockify-tls.log",
+            "websockify --ssl-target",
         )
         paths = Paths(fixture, upstream, daphne_port, websockify_port, websockify_tls_port)
         started = time.perf_counter()

@@ -13,7 +13,7 @@ def _stat_fields(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat") as stat:
         data = stat.read()
     # The command name may hold spaces and parentheses; fields after it start at field 3 (state).
-    return data[data.rindex(")") + 2:].split()
+    return data[data.rindex(")") + 2 :].split()
 
 
 def process_tree(root: int) -> list[int]:

@@ -134,12 +134,22 @@ async def main() -> None:
         tcp = await serve_tcp(sim.guest(100))
         context, ca_file = tls_context(Path(tempfile.mkdtemp(prefix="bench-relay-tls-")))
         tls = await serve_tcp(sim.guest(100), context)
-        print(json.dumps({
-            "host": sim.host, "port": sim.port, "fingerprint": sim.fingerprint, "token_id": sim.token_id,
-            "token_secret": sim.token_secret, "tcp_port": tcp.sockets[0].getsockname()[1],
-            "tls_port": tls.sockets[0].getsockname()[1], "tls_ca_file": str(ca_file),
-            "tcp_password": TCP_PASSWORD,
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "host": sim.host,
+                    "port": sim.port,
+                    "fingerprint": sim.fingerprint,
+                    "token_id": sim.token_id,
+                    "token_secret": sim.token_secret,
+                    "tcp_port": tcp.sockets[0].getsockname()[1],
+                    "tls_port": tls.sockets[0].getsockname()[1],
+                    "tls_ca_file": str(ca_file),
+                    "tcp_password": TCP_PASSWORD,
+                }
+            ),
+            flush=True,
+        )
         loop = asyncio.get_running_loop()
         closed = loop.create_future()
 

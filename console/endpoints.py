@@ -136,4 +136,3 @@ class QueueEndpoint:
             return
         self._close_sent = True
         await self._close(code, reason)
-

@@ -55,14 +55,16 @@ class CloseReason(enum.Enum):
         return self in _FINAL_REASONS
 
 
-_FINAL_REASONS = frozenset({
-    CloseReason.UNAUTHORIZED,
-    CloseReason.FORBIDDEN,
-    CloseReason.GUEST_NOT_RUNNING,
-    CloseReason.IDLE_TIMEOUT,
-    CloseReason.MAX_DURATION,
-    CloseReason.TERMINATED,
-})
+_FINAL_REASONS = frozenset(
+    {
+        CloseReason.UNAUTHORIZED,
+        CloseReason.FORBIDDEN,
+        CloseReason.GUEST_NOT_RUNNING,
+        CloseReason.IDLE_TIMEOUT,
+        CloseReason.MAX_DURATION,
+        CloseReason.TERMINATED,
+    }
+)
 
 
 @dataclass(frozen=True)

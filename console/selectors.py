@@ -28,4 +28,6 @@ def console_sessions_for_user(user, *, tenant: str = "") -> QuerySet:
 
 def console_session_for_user(user, session_id) -> ConsoleSession:
     """One session the user may see and end; 404 otherwise."""
-    return access.get_object_for_user(ConsoleSession.objects.select_related("user", "server", "tenant"), user, pk=session_id)
+    return access.get_object_for_user(
+        ConsoleSession.objects.select_related("user", "server", "tenant"), user, pk=session_id
+    )

@@ -40,4 +40,3 @@ def exception_handler(exc, context):
     else:  # a serializer's errors, per field
         response.data = {**error_body("Invalid input.", "invalid"), "errors": data}
     return response
-

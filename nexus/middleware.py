@@ -12,7 +12,10 @@ def reject_nul_bytes(get_response):
 
     def middleware(request):
         fields = [*request.GET.lists()]
-        if request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if request.method == "POST" and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
             fields += request.POST.lists()
         if any("\0" in key or any("\0" in value for value in values) for key, values in fields):
             message = "A parameter contains a NUL character."

@@ -17,7 +17,11 @@ urlpatterns = [
     path("", include(([path("", views.home, name="home")], "portal"))),
     path("", include("vms.urls")),
     path("", include("console.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True, http_method_names=["get", "post"]), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, http_method_names=["get", "post"]),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_urls, "api"))),

@@ -39,7 +39,16 @@ class ProxmoxServerAdminForm(forms.ModelForm):
 class ProxmoxServerAdmin(GuardedModelAdmin):
     form = ProxmoxServerAdminForm
     formfield_overrides = ADMIN_FOREIGN_KEYS
-    list_display = ["name", "tenant", "host", "port", "tls_mode", "is_active", "connection_status", "last_health_check_at"]
+    list_display = [
+        "name",
+        "tenant",
+        "host",
+        "port",
+        "tls_mode",
+        "is_active",
+        "connection_status",
+        "last_health_check_at",
+    ]
     list_filter = ["tenant", "is_active", "connection_status", "tls_mode", "use_tailscale"]
     search_fields = ["name", "host", "tailscale_hostname", "token_id", "tenant__name"]
     autocomplete_fields = ["tenant"]

@@ -40,7 +40,10 @@ class TenantAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "logo_url", "is_active"]}),
-        ("Limits and console", {"fields": ["max_servers", "console_enabled", "console_idle_timeout", "console_max_duration"]}),
+        (
+            "Limits and console",
+            {"fields": ["max_servers", "console_enabled", "console_idle_timeout", "console_max_duration"]},
+        ),
         ("Power", {"fields": ["allowed_power_actions"]}),
         ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]

@@ -1,9 +1,9 @@
 """Fixture users named by what they are, and the tenants they belong to.
 
-    platform_admin            superuser: manages everything
-    admin_a, manager_a, viewer_a   roles in tenant A
-    admin_b                   admin of tenant B
-    outsider                  an account with no tenant
+platform_admin            superuser: manages everything
+admin_a, manager_a, viewer_a   roles in tenant A
+admin_b                   admin of tenant B
+outsider                  an account with no tenant
 """
 
 import secrets

@@ -88,7 +88,10 @@ LOGGED_IN_REDIRECTED = dict.fromkeys(USERS[2:], 302)
 
 # route (namespace:name, or the pattern of an unnamed route) -> (url args from the objects, {method: expected})
 ROUTES = {
-    "login": (lambda o: [], {"get": {**everyone(200), **LOGGED_IN_REDIRECTED}, "post": {**everyone(200), **LOGGED_IN_REDIRECTED}}),
+    "login": (
+        lambda o: [],
+        {"get": {**everyone(200), **LOGGED_IN_REDIRECTED}, "post": {**everyone(200), **LOGGED_IN_REDIRECTED}},
+    ),
     "logout": (lambda o: [], {"post": everyone(302)}),
     # The schema and its docs need a login: they map every endpoint, and nobody without an account needs that.
     "api-schema": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
@@ -267,8 +270,12 @@ def _websocket_routes(app):
 
 def console_path(user, objects):
     """A console token of the caller's own where they may have one; the manager's otherwise."""
-    owner = user if user is not None and user.username in ("grantee", "manager-a", "admin-a", "platform-admin") else None
-    ticket = console_session_request(user=owner or objects["session"].user, server=objects["server"], vmid=GUEST, client_ip=None)
+    owner = (
+        user if user is not None and user.username in ("grantee", "manager-a", "admin-a", "platform-admin") else None
+    )
+    ticket = console_session_request(
+        user=owner or objects["session"].user, server=objects["server"], vmid=GUEST, client_ip=None
+    )
     return ticket.websocket_path
 
 
@@ -311,7 +318,11 @@ async def test_each_websocket_route_lets_in_only_who_it_should(request, objects,
 
     make_path, expected = WEBSOCKET_ROUTES[route]
     path = await database_sync_to_async(make_path)(caller, objects)
-    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), *await database_sync_to_async(_cookie)(caller)]
+    headers = [
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+        *await database_sync_to_async(_cookie)(caller),
+    ]
     communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=["binary"])
     connected, _ = await communicator.connect(timeout=5)
     await communicator.disconnect()

@@ -44,28 +44,41 @@ class ProxmoxClient:
 
     # -- transport
 
-    def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-                 data: Mapping[str, Any] | None = None) -> Any:
+    def _request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None
+    ) -> Any:
         started = time.monotonic()
         try:
             response, raw = self._exchange(method, path, params, data)
         except ProxmoxError as error:
             logger.info("Proxmox %s %s%s failed: %s", method, self.connection.netloc, path, error.message)
             raise
-        logger.debug("Proxmox %s %s%s -> %s in %.0f ms", method, self.connection.netloc, path,
-                     response.status_code, (time.monotonic() - started) * 1000)
+        logger.debug(
+            "Proxmox %s %s%s -> %s in %.0f ms",
+            method,
+            self.connection.netloc,
+            path,
+            response.status_code,
+            (time.monotonic() - started) * 1000,
+        )
         return self._unwrap(response, raw)
 
-    def _exchange(self, method: str, path: str, params: Mapping[str, Any] | None,
-                  data: Mapping[str, Any] | None) -> tuple[requests.Response, bytes]:
+    def _exchange(
+        self, method: str, path: str, params: Mapping[str, Any] | None, data: Mapping[str, Any] | None
+    ) -> tuple[requests.Response, bytes]:
         """Send the request and read the whole answer, all within the connection's timeout."""
         connection = self.connection
         timeout = connection.timeout
         try:
             with Deadline(timeout, connection.netloc):
                 response = self._session.request(
-                    method, connection.base_url + path, params=params, data=data, timeout=(timeout, timeout),
-                    stream=True, allow_redirects=False,
+                    method,
+                    connection.base_url + path,
+                    params=params,
+                    data=data,
+                    timeout=(timeout, timeout),
+                    stream=True,
+                    allow_redirects=False,
                 )
                 try:
                     return response, self._read_body(response)
@@ -101,7 +114,8 @@ class ProxmoxClient:
                 kind = clean_text(response.headers.get("Content-Type", "unknown type"), 80)
                 raise ProxmoxAPIError(
                     f"{self.connection.netloc} answered with something that is not JSON ({kind}); is this really "
-                    "a Proxmox VE API endpoint?", status=status,
+                    "a Proxmox VE API endpoint?",
+                    status=status,
                 ) from None
         if not 200 <= status < 300:
             raise error_from_answer(status, response.reason, body, self.connection)
@@ -175,8 +189,7 @@ class ProxmoxClient:
             raise ProxmoxAPIError(f"{self.connection.netloc} returned no task id for {action}.")
         return upid
 
-    def vncproxy(self, node: str, kind: str, vmid: int, *, width: int | None = None,
-                 height: int | None = None) -> dict:
+    def vncproxy(self, node: str, kind: str, vmid: int, *, width: int | None = None, height: int | None = None) -> dict:
         """Open a VNC proxy for a WebSocket relay: {user, ticket, port, upid, cert[, password]}.
 
         `width`/`height` (pixels) only exist for containers; they are clamped to Proxmox's limits and ignored for

@@ -86,8 +86,9 @@ async def open_console(connection: Connection, node: str, kind: str, vmid: int) 
     token, as Proxmox requires; both within the connection's timeout. The caller relays the stream and closes it."""
     deadline = Deadline(connection.timeout, connection.netloc)
     offer = await asyncio.to_thread(_vncproxy, connection, node, kind, vmid)
-    stream = await open_vnc_websocket(connection, node, kind, vmid, port=int(offer["port"]), ticket=offer["ticket"],
-                                      timeout=deadline.remaining())
+    stream = await open_vnc_websocket(
+        connection, node, kind, vmid, port=int(offer["port"]), ticket=offer["ticket"], timeout=deadline.remaining()
+    )
     # Current Proxmox sends the password; older ones use the ticket, whose first 8 bytes are the password.
     return UpstreamConsole(stream, password=offer.get("password") or offer["ticket"])
 
@@ -148,8 +149,9 @@ def vncwebsocket_url(connection: Connection, node: str, kind: str, vmid: int, *,
     return f"wss://{connection.netloc}/api2/json/nodes/{node}/{kind}/{vmid}/vncwebsocket?{query}"
 
 
-async def open_vnc_websocket(connection: Connection, node: str, kind: str, vmid: int, *, port: int,
-                             ticket: str, timeout: float | None = None) -> ConsoleStream:
+async def open_vnc_websocket(
+    connection: Connection, node: str, kind: str, vmid: int, *, port: int, ticket: str, timeout: float | None = None
+) -> ConsoleStream:
     """Open the upstream console WebSocket (vncwebsocket) with the token, subprotocol 'binary' and the same TLS mode,
     within `timeout` seconds (TCP, TLS and the upgrade together; default: the connection's timeout).
 
@@ -193,5 +195,6 @@ def _error_from_handshake(exc: Exception, connection: Connection) -> ProxmoxErro
         body = json.loads(exc.response.body or b"")
     except ValueError:
         body = None
-    return error_from_answer(exc.response.status_code, exc.response.reason_phrase, body, connection,
-                             console_ticket=True)
+    return error_from_answer(
+        exc.response.status_code, exc.response.reason_phrase, body, connection, console_ticket=True
+    )

@@ -30,8 +30,9 @@ class FanOutResult(Generic[T]):
         return self.error is None
 
 
-def fan_out(connections: Mapping[K, Connection], call: Callable[[ProxmoxClient], T], *,
-            max_workers: int = 16) -> dict[K, FanOutResult[T]]:
+def fan_out(
+    connections: Mapping[K, Connection], call: Callable[[ProxmoxClient], T], *, max_workers: int = 16
+) -> dict[K, FanOutResult[T]]:
     """Run `call(client)` against every connection concurrently.
 
     Each server gets its own `connection.timeout` as a budget for the whole call, counted from when its turn

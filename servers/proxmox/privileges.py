@@ -10,10 +10,21 @@ from typing import Any
 REQUIRED_PRIVILEGES = ("VM.Audit", "VM.PowerMgmt", "VM.Console")
 TOLERATED_PRIVILEGES = frozenset({"Sys.Audit"})
 # Privileges that let a leaked token take over a cluster rather than just operate guests.
-HIGH_RISK_PRIVILEGES = frozenset({
-    "Permissions.Modify", "Sys.Modify", "Sys.PowerMgmt", "Sys.Console", "User.Modify", "Realm.Allocate",
-    "Realm.AllocateUser", "Group.Allocate", "VM.Allocate", "Datastore.Allocate", "Mapping.Modify",
-})
+HIGH_RISK_PRIVILEGES = frozenset(
+    {
+        "Permissions.Modify",
+        "Sys.Modify",
+        "Sys.PowerMgmt",
+        "Sys.Console",
+        "User.Modify",
+        "Realm.Allocate",
+        "Realm.AllocateUser",
+        "Group.Allocate",
+        "VM.Allocate",
+        "Datastore.Allocate",
+        "Mapping.Modify",
+    }
+)
 
 
 @dataclass(frozen=True)

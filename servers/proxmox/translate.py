@@ -26,8 +26,9 @@ _NOT_RUNNING = re.compile(r"\b(?:VM|CT) \d+ not running\b")
 _FINGERPRINT_MISMATCH = re.compile(r'Expected "([0-9a-fA-F]+)", got "([0-9a-fA-F]+)"')
 
 
-def error_from_answer(status: int, reason: str, body: Any, connection: Connection, *,
-                      console_ticket: bool = False) -> errors.ProxmoxError:
+def error_from_answer(
+    status: int, reason: str, body: Any, connection: Connection, *, console_ticket: bool = False
+) -> errors.ProxmoxError:
     """The error for an HTTP answer that is not a success; `console_ticket`: the call presented a vncwebsocket
     ticket, so a 401 is about the ticket rather than the token."""
     message = ""
@@ -42,7 +43,8 @@ def error_from_answer(status: int, reason: str, body: Any, connection: Connectio
     if status == 401 and console_ticket:
         return errors.AuthenticationFailed(
             f"{where} refused the console ticket (401): it expired (tickets last about 40 s), or was issued by "
-            "another host or for another token.", status=status,
+            "another host or for another token.",
+            status=status,
         )
     if status == 401:
         return errors.AuthenticationFailed(
@@ -53,7 +55,8 @@ def error_from_answer(status: int, reason: str, body: Any, connection: Connectio
     if status == 403:
         return errors.PermissionDenied(
             f"The API token is missing a privilege on {where}: {message or 'permission denied'}.",
-            status=status, proxmox_message=message,
+            status=status,
+            proxmox_message=message,
         )
     if status in (404, 501) or "does not exist" in message or "no such" in message.lower():
         return errors.NotFound(f"Not found on {where}: {message or 'no such object'}.", status=status)
@@ -61,8 +64,9 @@ def error_from_answer(status: int, reason: str, body: Any, connection: Connectio
         return errors.GuestNotRunning(f"{where} answered HTTP {status}: {message}", status=status)
     if parameter_errors:
         details = "; ".join(f"{k}: {v}" for k, v in sorted(parameter_errors.items()))
-        return errors.ProxmoxAPIError(f"{where} rejected the request: {message} ({details})", status=status,
-                                      errors=parameter_errors)
+        return errors.ProxmoxAPIError(
+            f"{where} rejected the request: {message} ({details})", status=status, errors=parameter_errors
+        )
     return errors.ProxmoxAPIError(f"{where} answered HTTP {status}: {message or 'no message'}", status=status)
 
 
@@ -107,15 +111,17 @@ def fingerprint_mismatch(expected: str, presented: str, where: str) -> errors.TL
     return errors.TLSFailure(
         f"The TLS certificate of {where} does not match the pinned fingerprint: expected {expected}, "
         f"the server presented {presented}. If the certificate was renewed, check and update the pin.",
-        expected=expected, presented=presented,
+        expected=expected,
+        presented=presented,
     )
 
 
 def tls_failure(detail: str, where: str) -> errors.TLSFailure:
     mismatch = _FINGERPRINT_MISMATCH.search(detail)  # urllib3's assert_fingerprint message
     if mismatch:
-        return fingerprint_mismatch(normalise_fingerprint(mismatch.group(1)),
-                                    normalise_fingerprint(mismatch.group(2)), where)
+        return fingerprint_mismatch(
+            normalise_fingerprint(mismatch.group(1)), normalise_fingerprint(mismatch.group(2)), where
+        )
     if "CERTIFICATE_VERIFY_FAILED" in detail or "certificate verify failed" in detail:
         why = detail.split("certificate verify failed:", 1)[-1].split("(_ssl")[0].strip(" ')\"")
         return errors.TLSFailure(

@@ -136,8 +136,16 @@ class _GetOnlyRetry(Retry):
 
 def _retry_policy() -> Retry:
     return _GetOnlyRetry(
-        total=GET_RETRIES, connect=GET_RETRIES, read=0, status=0, other=0, redirect=0,
-        allowed_methods=frozenset({"GET"}), backoff_factor=0.1, raise_on_status=False, raise_on_redirect=False,
+        total=GET_RETRIES,
+        connect=GET_RETRIES,
+        read=0,
+        status=0,
+        other=0,
+        redirect=0,
+        allowed_methods=frozenset({"GET"}),
+        backoff_factor=0.1,
+        raise_on_status=False,
+        raise_on_redirect=False,
     )
 
 
@@ -167,11 +175,13 @@ def http_session(connection: Connection) -> requests.Session:
     session = requests.Session()
     # No proxies, netrc or REQUESTS_CA_BUNDLE from the environment: TLS and auth are decided by the Connection.
     session.trust_env = False
-    session.headers.update({
-        "Authorization": connection.authorization,
-        "Accept": "application/json",
-        "User-Agent": "proxmox-vnc-nexus",
-    })
+    session.headers.update(
+        {
+            "Authorization": connection.authorization,
+            "Accept": "application/json",
+            "User-Agent": "proxmox-vnc-nexus",
+        }
+    )
     session.mount("https://", _TLSAdapter(connection))
     return session
 

@@ -41,10 +41,17 @@ _T = {"type": "integer", "minimum": 0, "optional": 1}
 POWER_PARAMS = {
     "qemu": {
         "start": {
-            "force-cpu": _S, "machine": _S, "migratedfrom": _S, "migration_network": _S,
+            "force-cpu": _S,
+            "machine": _S,
+            "migratedfrom": _S,
+            "migration_network": _S,
             "migration_type": {"type": "string", "enum": ["secure", "insecure"], "optional": 1},
-            "nets-host-mtu": _S, "skiplock": _B, "stateuri": {"type": "string", "maxLength": 128, "optional": 1},
-            "targetstorage": _S, "timeout": _T, "with-conntrack-state": _B,
+            "nets-host-mtu": _S,
+            "skiplock": _B,
+            "stateuri": {"type": "string", "maxLength": 128, "optional": 1},
+            "targetstorage": _S,
+            "timeout": _T,
+            "with-conntrack-state": _B,
         },
         "stop": {"keepActive": _B, "migratedfrom": _S, "overrule-shutdown": _B, "skiplock": _B, "timeout": _T},
         "shutdown": {"forceStop": _B, "keepActive": _B, "skiplock": _B, "timeout": _T},
@@ -92,8 +99,13 @@ def _error_response(status: int, message: str, errors: dict | None = None) -> we
     if errors:
         body["errors"] = errors
     reason = message.splitlines()[0] if message.strip() else None
-    return web.Response(status=status, reason=reason, body=json.dumps(body).encode(), content_type=None,
-                        headers={"Content-Type": JSON_TYPE})
+    return web.Response(
+        status=status,
+        reason=reason,
+        body=json.dumps(body).encode(),
+        content_type=None,
+        headers={"Content-Type": JSON_TYPE},
+    )
 
 
 @dataclass
@@ -134,11 +146,14 @@ class PveApi:
         routes = [
             _route("GET", "/version", self.version, {}),
             _route("GET", "/nodes", self.nodes, {}),
-            _route("GET", "/cluster/resources", self.cluster_resources,
-                   {"type": {"type": "string", "enum": ["vm", "storage", "node", "sdn"], "optional": 1}}),
+            _route(
+                "GET",
+                "/cluster/resources",
+                self.cluster_resources,
+                {"type": {"type": "string", "enum": ["vm", "storage", "node", "sdn"], "optional": 1}},
+            ),
             _route("GET", "/access/permissions", self.permissions, {"path": _S, "userid": _S}),
-            _route("GET", "/nodes/{node}/tasks/{upid}/status", self.task_status,
-                   {**node, "upid": {"type": "string"}}),
+            _route("GET", "/nodes/{node}/tasks/{upid}/status", self.task_status, {**node, "upid": {"type": "string"}}),
             _route("GET", "/nodes/{node}/qemu", self.guest_list("qemu"), {**node, "full": _B}),
             _route("GET", "/nodes/{node}/lxc", self.guest_list("lxc"), node),
         ]
@@ -146,18 +161,39 @@ class PveApi:
             base = f"/nodes/{{node}}/{kind}/{{vmid}}"
             routes += [
                 _route("GET", f"{base}/status", self.status_index(kind), guest),
-                _route("GET", f"{base}/status/current", self.status_current(kind), guest,
-                       ("/vms/{vmid}", "VM.Audit")),
-                _route("POST", f"{base}/vncproxy", self.vncproxy(kind), {**guest, **VNCPROXY_PARAMS[kind]},
-                       ("/vms/{vmid}", "VM.Console")),
-                _route("POST", f"{base}/termproxy", self.termproxy(kind), {**guest, **TERMPROXY_PARAMS[kind]},
-                       ("/vms/{vmid}", "VM.Console")),
-                _route("GET", f"{base}/vncwebsocket", self.vncwebsocket(kind), {**guest, **VNCWEBSOCKET_PARAMS},
-                       ("/vms/{vmid}", "VM.Console")),
+                _route("GET", f"{base}/status/current", self.status_current(kind), guest, ("/vms/{vmid}", "VM.Audit")),
+                _route(
+                    "POST",
+                    f"{base}/vncproxy",
+                    self.vncproxy(kind),
+                    {**guest, **VNCPROXY_PARAMS[kind]},
+                    ("/vms/{vmid}", "VM.Console"),
+                ),
+                _route(
+                    "POST",
+                    f"{base}/termproxy",
+                    self.termproxy(kind),
+                    {**guest, **TERMPROXY_PARAMS[kind]},
+                    ("/vms/{vmid}", "VM.Console"),
+                ),
+                _route(
+                    "GET",
+                    f"{base}/vncwebsocket",
+                    self.vncwebsocket(kind),
+                    {**guest, **VNCWEBSOCKET_PARAMS},
+                    ("/vms/{vmid}", "VM.Console"),
+                ),
             ]
             for action, extra in POWER_PARAMS[kind].items():
-                routes.append(_route("POST", f"{base}/status/{action}", self.power(kind, action),
-                                     {**guest, **extra}, ("/vms/{vmid}", "VM.PowerMgmt")))
+                routes.append(
+                    _route(
+                        "POST",
+                        f"{base}/status/{action}",
+                        self.power(kind, action),
+                        {**guest, **extra},
+                        ("/vms/{vmid}", "VM.PowerMgmt"),
+                    )
+                )
         return routes
 
     # --- plumbing -----------------------------------------------------------------------
@@ -269,8 +305,10 @@ class PveApi:
         node = self.state.nodes.get(name)
         if node is None:
             raise ApiError(
-                500, f"hostname lookup '{name}' failed - failed to get address info for: {name}: "
-                     "Name or service not known\n")
+                500,
+                f"hostname lookup '{name}' failed - failed to get address info for: {name}: "
+                "Name or service not known\n",
+            )
         return node
 
     def _guest(self, kind: str, params: dict) -> SimGuest:
@@ -304,14 +342,20 @@ class PveApi:
             for guest in self._visible_guests(call.token):
                 usage = guest.usage()
                 entry = {
-                    "id": f"{guest.kind}/{guest.vmid}", "type": guest.kind, "vmid": guest.vmid,
-                    "node": guest.node, "name": guest.name, "status": guest.status,
-                    "template": int(guest.template), "maxcpu": guest.cpus, "maxmem": guest.maxmem,
-                    "disk": 0 if guest.kind == "qemu" else guest.maxdisk // 4, "maxdisk": guest.maxdisk,
+                    "id": f"{guest.kind}/{guest.vmid}",
+                    "type": guest.kind,
+                    "vmid": guest.vmid,
+                    "node": guest.node,
+                    "name": guest.name,
+                    "status": guest.status,
+                    "template": int(guest.template),
+                    "maxcpu": guest.cpus,
+                    "maxmem": guest.maxmem,
+                    "disk": 0 if guest.kind == "qemu" else guest.maxdisk // 4,
+                    "maxdisk": guest.maxdisk,
                     **usage,
                 }
-                entry.update({key: value for key in ("pool", "tags", "lock")
-                              if (value := getattr(guest, key))})
+                entry.update({key: value for key in ("pool", "tags", "lock") if (value := getattr(guest, key))})
                 resources.append(entry)
         if wanted in (None, "node"):
             for node in self.state.nodes.values():
@@ -321,17 +365,28 @@ class PveApi:
         if wanted in (None, "storage"):
             for node in self.state.nodes.values():
                 if call.token.has("/storage/local", "Datastore.Audit"):
-                    resources.append({
-                        "id": f"storage/{node.name}/local", "type": "storage", "storage": "local",
-                        "node": node.name, "status": "available", "plugintype": "dir", "shared": 0,
-                        "content": "iso,vztmpl,backup", "disk": 20 << 30, "maxdisk": 100 << 30,
-                    })
+                    resources.append(
+                        {
+                            "id": f"storage/{node.name}/local",
+                            "type": "storage",
+                            "storage": "local",
+                            "node": node.name,
+                            "status": "available",
+                            "plugintype": "dir",
+                            "shared": 0,
+                            "content": "iso,vztmpl,backup",
+                            "disk": 20 << 30,
+                            "maxdisk": 100 << 30,
+                        }
+                    )
         return resources
 
     def _visible_guests(self, token: Token, node: str | None = None, kind: str | None = None):
         return [
-            guest for guest in sorted(self.state.guests.values(), key=lambda guest: guest.vmid)
-            if (node is None or guest.node == node) and (kind is None or guest.kind == kind)
+            guest
+            for guest in sorted(self.state.guests.values(), key=lambda guest: guest.vmid)
+            if (node is None or guest.node == node)
+            and (kind is None or guest.kind == kind)
             and token.has(f"/vms/{guest.vmid}", "VM.Audit")
         ]
 
@@ -359,8 +414,13 @@ class PveApi:
 
     def _guest_entry(self, guest: SimGuest, full: bool = False) -> dict:
         entry = {
-            "vmid": guest.vmid, "name": guest.name, "status": guest.status, "cpus": guest.cpus,
-            "maxmem": guest.maxmem, "maxdisk": guest.maxdisk, **guest.usage(),
+            "vmid": guest.vmid,
+            "name": guest.name,
+            "status": guest.status,
+            "cpus": guest.cpus,
+            "maxmem": guest.maxmem,
+            "maxdisk": guest.maxdisk,
+            **guest.usage(),
         }
         if guest.kind == "lxc":
             entry.update(disk=guest.maxdisk // 4 if guest.running else 0, maxswap=512 << 20)
@@ -377,14 +437,17 @@ class PveApi:
         async def handler(call: Call):
             self._node(call.params["node"])
             full = call.params.get("full", False)
-            return [self._guest_entry(guest, full) for guest in
-                    self._visible_guests(call.token, call.params["node"], kind)]
+            return [
+                self._guest_entry(guest, full) for guest in self._visible_guests(call.token, call.params["node"], kind)
+            ]
+
         return handler
 
     def status_index(self, kind: str) -> Handler:
         async def handler(call: Call):
             self._guest(kind, call.params)
             return [{"subdir": name} for name in ["current", *POWER_PARAMS[kind]]]
+
         return handler
 
     def status_current(self, kind: str) -> Handler:
@@ -395,6 +458,7 @@ class PveApi:
             if kind == "qemu" and guest.agent:
                 entry["agent"] = 1
             return entry
+
         return handler
 
     def power(self, kind: str, action: str) -> Handler:
@@ -434,9 +498,11 @@ class PveApi:
                 effect(guest)
                 return "OK"
 
-            task = self.state.start_task(guest.node, TASK_TYPES[kind][action], str(guest.vmid),
-                                         call.token.token_id, finish)
+            task = self.state.start_task(
+                guest.node, TASK_TYPES[kind][action], str(guest.vmid), call.token.token_id, finish
+            )
             return task.upid
+
         return handler
 
     # --- consoles -------------------------------------------------------------------------
@@ -454,8 +520,15 @@ class PveApi:
         ticket = f"PVEVNC:{int(now):08X}::" + base64.b64encode(os.urandom(256)).decode()
         task = state.start_task(guest.node, "vncproxy", str(guest.vmid), call.token.token_id, None)
         offer = ConsoleOffer(
-            kind=console, guest=guest, node=guest.node, port=port, ticket=ticket,
-            password=password or ticket[:8], user=call.token.token_id, issued_at=now, task=task,
+            kind=console,
+            guest=guest,
+            node=guest.node,
+            port=port,
+            ticket=ticket,
+            password=password or ticket[:8],
+            user=call.token.token_id,
+            issued_at=now,
+            task=task,
         )
         state.add_offer(offer)
         return offer
@@ -468,15 +541,21 @@ class PveApi:
                 password = "".join(secrets.choice(alphabet) for _ in range(8))
             offer = self._offer(kind, call, "vnc", password)
             return {
-                "user": offer.user, "ticket": offer.ticket, "port": offer.port, "upid": offer.task.upid,
-                "cert": self.server.node_cert_pem(offer.node), "password": offer.password,
+                "user": offer.user,
+                "ticket": offer.ticket,
+                "port": offer.port,
+                "upid": offer.task.upid,
+                "cert": self.server.node_cert_pem(offer.node),
+                "password": offer.password,
             }
+
         return handler
 
     def termproxy(self, kind: str) -> Handler:
         async def handler(call: Call):
             offer = self._offer(kind, call, "term")
             return {"user": offer.user, "ticket": offer.ticket, "port": offer.port, "upid": offer.task.upid}
+
         return handler
 
     def vncwebsocket(self, kind: str) -> Handler:
@@ -504,6 +583,7 @@ class PveApi:
                 return ws
             await self._serve_console(request, ws, offer)
             return ws
+
         return handler
 
     async def _serve_console(self, request: web.Request, ws: web.WebSocketResponse, offer: ConsoleOffer) -> None:
@@ -562,7 +642,7 @@ class ConsoleChannel:
 
     async def _send_frames(self, data: bytes) -> None:
         for start in range(0, len(data), MAX_FRAME):
-            await self.ws.send_bytes(data[start:start + MAX_FRAME])
+            await self.ws.send_bytes(data[start : start + MAX_FRAME])
         self.sent += len(data)
 
     def abort(self) -> None:

@@ -51,10 +51,12 @@ class ClusterCA:
 
     def __init__(self, cluster_name: str):
         self._key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PVE Cluster Manager CA"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"Proxmox Virtual Environment ({cluster_name})"),
-        ])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PVE Cluster Manager CA"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"Proxmox Virtual Environment ({cluster_name})"),
+            ]
+        )
         self._name = subject
         self._cert = (
             x509.CertificateBuilder()
@@ -67,9 +69,15 @@ class ClusterCA:
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(
-                    digital_signature=True, content_commitment=False, key_encipherment=False,
-                    data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                    crl_sign=True, encipher_only=False, decipher_only=False,
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
                 ),
                 critical=True,
             )
@@ -81,10 +89,12 @@ class ClusterCA:
     def issue(self, node_name: str) -> KeyPair:
         """A node certificate valid for 127.0.0.1 and localhost (and the node's name)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PVE Cluster Node"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{node_name}.localdomain"),
-        ])
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "PVE Cluster Node"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"{node_name}.localdomain"),
+            ]
+        )
         cert = (
             x509.CertificateBuilder()
             .subject_name(subject)
@@ -95,17 +105,17 @@ class ClusterCA:
             .not_valid_after(_now() + datetime.timedelta(days=730))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
-                x509.SubjectAlternativeName([
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.DNSName("localhost"),
-                    x509.DNSName(node_name),
-                ]),
+                x509.SubjectAlternativeName(
+                    [
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                        x509.DNSName("localhost"),
+                        x509.DNSName(node_name),
+                    ]
+                ),
                 critical=False,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False)
             .sign(self._key, hashes.SHA256())
         )
         return _serialize(cert, key)

@@ -29,12 +29,17 @@ class ClusterState:
         self._pids = itertools.count(random.randint(0x1000, 0x8000))
         self._pstart = random.randint(10_000, 90_000_000)
         self.nodes = {
-            entry["name"]: SimNode(entry["name"], int(entry.get("maxcpu", 8)), int(entry.get("maxmem", 16 << 30)),
-                                   fingerprints[entry["name"]])
+            entry["name"]: SimNode(
+                entry["name"],
+                int(entry.get("maxcpu", 8)),
+                int(entry.get("maxmem", 16 << 30)),
+                fingerprints[entry["name"]],
+            )
             for entry in config["nodes"]
         }
         self.default_token = Token(
-            config["token"]["id"], token_secret or config["token"].get("secret") or str(uuid.uuid4()),
+            config["token"]["id"],
+            token_secret or config["token"].get("secret") or str(uuid.uuid4()),
             Token.acl_from(None),
         )
         self.guests: dict[int, SimGuest] = {}
@@ -75,14 +80,20 @@ class ClusterState:
         timer = asyncio.get_running_loop().call_later(delay, run)
         self._timers.add(timer)
 
-    def start_task(self, node: str, kind: str, ident: str, user: str,
-                   work: Callable[[], str] | None) -> Task:
+    def start_task(self, node: str, kind: str, ident: str, user: str, work: Callable[[], str] | None) -> Task:
         """A running task; `work` runs after task_delay and returns its exit status.
 
         Without `work` the task runs until someone finishes it (console tasks).
         """
-        task = Task(node, self.next_pid(), self._pstart + int(time.monotonic() * 100) % 100_000,
-                    int(time.time()), kind, ident, user)
+        task = Task(
+            node,
+            self.next_pid(),
+            self._pstart + int(time.monotonic() * 100) % 100_000,
+            int(time.time()),
+            kind,
+            ident,
+            user,
+        )
         self.tasks[task.upid] = task
         if work is not None:
             self._later(self.task_delay, lambda: task.finish(work()))

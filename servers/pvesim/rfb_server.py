@@ -59,8 +59,17 @@ class PixelFormat:
 
     def pack(self) -> bytes:
         return struct.pack(
-            ">BBBBHHHBBB3x", self.bits_per_pixel, self.depth, self.big_endian, self.true_colour,
-            self.red_max, self.green_max, self.blue_max, self.red_shift, self.green_shift, self.blue_shift,
+            ">BBBBHHHBBB3x",
+            self.bits_per_pixel,
+            self.depth,
+            self.big_endian,
+            self.true_colour,
+            self.red_max,
+            self.green_max,
+            self.blue_max,
+            self.red_shift,
+            self.green_shift,
+            self.blue_shift,
         )
 
     @classmethod
@@ -128,7 +137,7 @@ class GuestScreen:
         bar_left = (tick * 8 * small) % max(1, width - bar_width)
         run = bytes([ACCENT]) * bar_width
         for row in range(bar_top, min(height, bar_top + 4 * small)):
-            pixels[row * width + bar_left: row * width + bar_left + bar_width] = run
+            pixels[row * width + bar_left : row * width + bar_left + bar_width] = run
         return pixels
 
 
@@ -202,8 +211,10 @@ class RfbServerSession:
         self.guest.rfb_connections += 1
         name = self.guest.name.encode()
         await self.send(
-            struct.pack(">HH", self.screen.width, self.screen.height) + self.pixel_format.pack()
-            + struct.pack(">I", len(name)) + name
+            struct.pack(">HH", self.screen.width, self.screen.height)
+            + self.pixel_format.pack()
+            + struct.pack(">I", len(name))
+            + name
         )
         return True
 
@@ -258,9 +269,10 @@ class RfbServerSession:
     def _dirty(self, frame: bytearray, x: int, y: int, width: int, height: int):
         """The rows of the requested area that differ from what the client has, or None."""
         rows = [
-            row for row in range(y, y + height)
-            if frame[row * self.screen.width + x: row * self.screen.width + x + width]
-            != self._client_view[row * self.screen.width + x: row * self.screen.width + x + width]
+            row
+            for row in range(y, y + height)
+            if frame[row * self.screen.width + x : row * self.screen.width + x + width]
+            != self._client_view[row * self.screen.width + x : row * self.screen.width + x + width]
         ]
         if not rows:
             return None
@@ -290,10 +302,10 @@ class RfbServerSession:
     async def _send_update(self, frame: bytearray, rect: tuple[int, int, int, int]) -> None:
         x, y, width, height = rect
         stride = self.screen.width
-        rows = b"".join(frame[row * stride + x: row * stride + x + width] for row in range(y, y + height))
+        rows = b"".join(frame[row * stride + x : row * stride + x + width] for row in range(y, y + height))
         for row in range(y, y + height):
-            self._client_view[row * stride + x: row * stride + x + width] = frame[
-                row * stride + x: row * stride + x + width
+            self._client_view[row * stride + x : row * stride + x + width] = frame[
+                row * stride + x : row * stride + x + width
             ]
         header = struct.pack(">BxH", 0, 1) + struct.pack(">HHHHi", x, y, width, height, RAW_ENCODING)
         await self.send(header + encode_pixels(rows, self._tables))

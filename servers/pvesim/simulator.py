@@ -135,6 +135,7 @@ class SimServer:
 
     def reset(self) -> None:
         """Faults off, guests as configured, records and extra tokens gone, original certificate."""
+
         def reset() -> None:
             self.faults.clear()
             self._release_hung()
@@ -213,8 +214,7 @@ class Simulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.servers: list[SimServer] = [
-            SimServer(self, f"{prefix}-{index + 1}", self.config, base_port + index if base_port else 0,
-                      self._workdir)
+            SimServer(self, f"{prefix}-{index + 1}", self.config, base_port + index if base_port else 0, self._workdir)
             for index in range(servers)
         ]
 

@@ -11,28 +11,76 @@ from dataclasses import dataclass, field
 from servers.proxmox import KINDS
 
 # The privileges a PVE 9 role can hold (pve-access-control).
-ALL_PRIVILEGES = frozenset({
-    "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-    "Group.Allocate", "Mapping.Audit", "Mapping.Modify", "Mapping.Use", "Permissions.Modify",
-    "Pool.Allocate", "Pool.Audit", "Realm.Allocate", "Realm.AllocateUser", "SDN.Allocate", "SDN.Audit",
-    "SDN.Use", "Sys.AccessNetwork", "Sys.Audit", "Sys.Console", "Sys.Incoming", "Sys.Modify",
-    "Sys.PowerMgmt", "Sys.Syslog", "User.Modify", "VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone",
-    "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
-    "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.GuestAgent.Audit",
-    "VM.GuestAgent.FileRead", "VM.GuestAgent.FileSystemMgmt", "VM.GuestAgent.FileWrite",
-    "VM.GuestAgent.Unrestricted", "VM.Migrate", "VM.PowerMgmt", "VM.Replicate", "VM.Snapshot",
-    "VM.Snapshot.Rollback",
-})
+ALL_PRIVILEGES = frozenset(
+    {
+        "Datastore.Allocate",
+        "Datastore.AllocateSpace",
+        "Datastore.AllocateTemplate",
+        "Datastore.Audit",
+        "Group.Allocate",
+        "Mapping.Audit",
+        "Mapping.Modify",
+        "Mapping.Use",
+        "Permissions.Modify",
+        "Pool.Allocate",
+        "Pool.Audit",
+        "Realm.Allocate",
+        "Realm.AllocateUser",
+        "SDN.Allocate",
+        "SDN.Audit",
+        "SDN.Use",
+        "Sys.AccessNetwork",
+        "Sys.Audit",
+        "Sys.Console",
+        "Sys.Incoming",
+        "Sys.Modify",
+        "Sys.PowerMgmt",
+        "Sys.Syslog",
+        "User.Modify",
+        "VM.Allocate",
+        "VM.Audit",
+        "VM.Backup",
+        "VM.Clone",
+        "VM.Config.CDROM",
+        "VM.Config.CPU",
+        "VM.Config.Cloudinit",
+        "VM.Config.Disk",
+        "VM.Config.HWType",
+        "VM.Config.Memory",
+        "VM.Config.Network",
+        "VM.Config.Options",
+        "VM.Console",
+        "VM.GuestAgent.Audit",
+        "VM.GuestAgent.FileRead",
+        "VM.GuestAgent.FileSystemMgmt",
+        "VM.GuestAgent.FileWrite",
+        "VM.GuestAgent.Unrestricted",
+        "VM.Migrate",
+        "VM.PowerMgmt",
+        "VM.Replicate",
+        "VM.Snapshot",
+        "VM.Snapshot.Rollback",
+    }
+)
 
 # Task types as qemu-server and pve-container name their workers.
 TASK_TYPES = {
     "qemu": {
-        "start": "qmstart", "stop": "qmstop", "shutdown": "qmshutdown", "reset": "qmreset",
-        "reboot": "qmreboot", "suspend": "qmsuspend", "resume": "qmresume",
+        "start": "qmstart",
+        "stop": "qmstop",
+        "shutdown": "qmshutdown",
+        "reset": "qmreset",
+        "reboot": "qmreboot",
+        "suspend": "qmsuspend",
+        "resume": "qmresume",
     },
     "lxc": {
-        "start": "vzstart", "stop": "vzstop", "shutdown": "vzshutdown",
-        "reboot": "vzreboot", "suspend": "vzsuspend", "resume": "vzresume",
+        "start": "vzstart",
+        "stop": "vzstop",
+        "shutdown": "vzshutdown",
+        "reboot": "vzreboot",
+        "suspend": "vzsuspend",
+        "resume": "vzresume",
     },
 }
 
@@ -200,8 +248,7 @@ class Task:
     @property
     def upid(self) -> str:
         return (
-            f"UPID:{self.node}:{self.pid:08X}:{self.pstart:08X}:{self.starttime:08X}:"
-            f"{self.type}:{self.id}:{self.user}:"
+            f"UPID:{self.node}:{self.pid:08X}:{self.pstart:08X}:{self.starttime:08X}:{self.type}:{self.id}:{self.user}:"
         )
 
     def finish(self, exitstatus: str = "OK") -> None:
@@ -210,8 +257,14 @@ class Task:
 
     def as_dict(self) -> dict:
         data = {
-            "upid": self.upid, "node": self.node, "pid": self.pid, "pstart": self.pstart,
-            "starttime": self.starttime, "type": self.type, "id": self.id, "user": self.user,
+            "upid": self.upid,
+            "node": self.node,
+            "pid": self.pid,
+            "pstart": self.pstart,
+            "starttime": self.starttime,
+            "type": self.type,
+            "id": self.id,
+            "user": self.user,
             "status": self.status,
         }
         if self.exitstatus is not None:

@@ -61,7 +61,7 @@ class TermSession:
                 start = len(parts[0]) + len(parts[1]) + 2
                 if len(buffer) < start + length:
                     return
-                data = bytes(buffer[start:start + length])
+                data = bytes(buffer[start : start + length])
                 del buffer[: start + length]
                 await self._input(data)
             else:

@@ -13,7 +13,9 @@ def login(client, username, password, ip="203.0.113.7"):
 def test_a_successful_login_and_logout_are_audited(client, manager_a):
     assert login(client, "manager-a", PASSWORD).status_code == 302
     client.post(reverse("logout"), REMOTE_ADDR="203.0.113.7")
-    events = list(AuditEvent.objects.order_by("created_at").values_list("action", "outcome", "actor_label", "ip_address"))
+    events = list(
+        AuditEvent.objects.order_by("created_at").values_list("action", "outcome", "actor_label", "ip_address")
+    )
     assert events == [
         ("login", "success", "manager-a", "203.0.113.7"),
         ("logout", "success", "manager-a", "203.0.113.7"),

@@ -64,7 +64,12 @@ def test_the_page_gets_the_close_codes_from_the_relay(client, sim_server, manage
     assert close_codes["UPSTREAM_CLOSED"] == {"code": 4501, "final": False}
     # Stop rather than reconnect: login refused, forbidden, not running, idle, too long, ended by an administrator.
     assert {reason["code"] for reason in close_codes.values() if reason["final"]} == {
-        4001, 4003, 4004, 4408, 4409, 4410
+        4001,
+        4003,
+        4004,
+        4408,
+        4409,
+        4410,
     }
 
 

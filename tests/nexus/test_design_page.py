@@ -7,8 +7,16 @@ from django.urls import reverse
 def test_platform_admins_see_the_components(client, platform_admin):
     client.force_login(platform_admin)
     html = client.get(reverse("design")).content.decode()
-    for component in ('class="btn btn-primary"', 'class="status running"', 'class="list list-cards"',
-                      "<meter ", 'class="two-pane"', 'data-confirm="', 'role="tablist"', 'data-chart='):
+    for component in (
+        'class="btn btn-primary"',
+        'class="status running"',
+        'class="list list-cards"',
+        "<meter ",
+        'class="two-pane"',
+        'data-confirm="',
+        'role="tablist"',
+        "data-chart=",
+    ):
         assert component in html
 
 

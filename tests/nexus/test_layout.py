@@ -80,8 +80,19 @@ def test_the_theme_script_runs_before_the_first_paint(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["css/tokens.css", "css/nexus.css", "css/components.css", "js/theme.js", "js/nexus.js", "js/charts.js",
-     "img/favicon.svg", "img/icons.svg", "htmx/htmx.min.js", "uplot/uPlot.iife.min.js", "uplot/uPlot.min.css"],
+    [
+        "css/tokens.css",
+        "css/nexus.css",
+        "css/components.css",
+        "js/theme.js",
+        "js/nexus.js",
+        "js/charts.js",
+        "img/favicon.svg",
+        "img/icons.svg",
+        "htmx/htmx.min.js",
+        "uplot/uPlot.iife.min.js",
+        "uplot/uPlot.min.css",
+    ],
 )
 def test_the_static_files_the_layout_names_exist(path):
     assert finders.find(path), path

@@ -46,7 +46,9 @@ def test_trusted_origins_are_let_in(settings):
 
 @pytest.mark.parametrize("path", ["/ws/console/short/", "/ws/console/" + "a" * 101 + "/", "/ws/nothing/", "/"])
 async def test_a_path_no_route_takes_is_refused_without_a_traceback(path, caplog):
-    communicator = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")])
+    communicator = WebsocketCommunicator(
+        application, path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
+    )
     with caplog.at_level(logging.ERROR):
         connected, _ = await communicator.connect(timeout=5)
     assert not connected

@@ -42,9 +42,12 @@ class Client:
         query = urllib.parse.urlencode({"port": port, "vncticket": ticket})
         url = f"wss://{self.server.host}:{self.server.port}/api2/json/nodes/{node}/{kind}/{vmid}/vncwebsocket?{query}"
         return connect(
-            url, ssl=self.ssl_context(), subprotocols=list(subprotocols) if subprotocols else None,
+            url,
+            ssl=self.ssl_context(),
+            subprotocols=list(subprotocols) if subprotocols else None,
             additional_headers={"Authorization": self.session.headers["Authorization"]},
-            max_size=None, open_timeout=10,
+            max_size=None,
+            open_timeout=10,
         )
 
     def with_token(self, token_id, secret):

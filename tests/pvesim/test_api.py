@@ -116,14 +116,34 @@ def test_an_unknown_node_fails_like_a_hostname_lookup(api):
     [
         ("get", "/nodes/pve1/qemu/abc/status/current", {}, "vmid", "type check ('integer') failed - got 'abc'"),
         ("get", "/nodes/pve1/qemu/99/status/current", {}, "vmid", "value must have a minimum value of 100"),
-        ("get", "/cluster/resources", {"type": "bogus"}, "type",
-         "value 'bogus' does not have a value in the enumeration 'vm, storage, node, sdn'"),
-        ("post", "/nodes/pve1/qemu/100/status/start", {"bogus": "1"}, "bogus",
-         "property is not defined in schema and the schema does not allow additional properties"),
-        ("get", "/nodes/pve1/qemu/100/vncwebsocket", {"port": "6000", "vncticket": "x"}, "port",
-         "value must have a maximum value of 5999"),
-        ("get", "/nodes/pve1/qemu/100/vncwebsocket", {"port": "5900"}, "vncticket",
-         "property is missing and it is not optional"),
+        (
+            "get",
+            "/cluster/resources",
+            {"type": "bogus"},
+            "type",
+            "value 'bogus' does not have a value in the enumeration 'vm, storage, node, sdn'",
+        ),
+        (
+            "post",
+            "/nodes/pve1/qemu/100/status/start",
+            {"bogus": "1"},
+            "bogus",
+            "property is not defined in schema and the schema does not allow additional properties",
+        ),
+        (
+            "get",
+            "/nodes/pve1/qemu/100/vncwebsocket",
+            {"port": "6000", "vncticket": "x"},
+            "port",
+            "value must have a maximum value of 5999",
+        ),
+        (
+            "get",
+            "/nodes/pve1/qemu/100/vncwebsocket",
+            {"port": "5900"},
+            "vncticket",
+            "property is missing and it is not optional",
+        ),
     ],
 )
 def test_bad_parameters_are_400_with_an_error_per_parameter(api, method, path, params, field, message):
@@ -154,9 +174,13 @@ def _fields(returns: dict) -> set[str] | None:
 def test_every_path_and_field_served_exists_in_the_proxmox_schema(api):
     schema = require_schema()
     calls = [
-        ("GET", "/version", {}), ("GET", "/nodes", {}), ("GET", "/cluster/resources", {}),
-        ("GET", "/nodes/pve1/qemu", {"full": 1}), ("GET", "/nodes/pve2/lxc", {}),
-        ("GET", "/nodes/pve1/qemu/100/status/current", {}), ("GET", "/nodes/pve2/lxc/200/status/current", {}),
+        ("GET", "/version", {}),
+        ("GET", "/nodes", {}),
+        ("GET", "/cluster/resources", {}),
+        ("GET", "/nodes/pve1/qemu", {"full": 1}),
+        ("GET", "/nodes/pve2/lxc", {}),
+        ("GET", "/nodes/pve1/qemu/100/status/current", {}),
+        ("GET", "/nodes/pve2/lxc/200/status/current", {}),
         ("POST", "/nodes/pve1/qemu/100/vncproxy", {"websocket": 1}),
         ("POST", "/nodes/pve2/lxc/200/termproxy", {}),
         ("POST", "/nodes/pve1/qemu/102/status/start", {}),

@@ -35,8 +35,12 @@ def test_the_printed_url_fingerprint_and_token_work_with_a_proxmox_client(tmp_pa
         assert len(servers) == 2, printed
         for host, port, fingerprint, token_id, secret in servers:
             connection = Connection(
-                host=host, port=int(port), token_id=token_id, token_secret=secret,
-                tls_mode="fingerprint", fingerprint=fingerprint,
+                host=host,
+                port=int(port),
+                token_id=token_id,
+                token_secret=secret,
+                tls_mode="fingerprint",
+                fingerprint=fingerprint,
             )
             with ProxmoxClient(connection) as client:
                 assert client.version()["release"]

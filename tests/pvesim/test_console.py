@@ -128,7 +128,7 @@ def test_the_framebuffer_is_not_blank_and_changes(api):
         client.request_update(0, 0, 0, 800, 600)
         [(rect, pixels)] = client.read_update()
         assert rect == (0, 0, 800, 600)
-        assert len({pixels[i:i + 4] for i in range(0, len(pixels), 4)}) >= 3
+        assert len({pixels[i : i + 4] for i in range(0, len(pixels), 4)}) >= 3
         client.request_update(1, 0, 0, 800, 600)
         [(rect, changed)] = client.read_update()
         assert rect[2] == 800 and 0 < rect[3] < 600 and changed

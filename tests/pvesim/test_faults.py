@@ -50,7 +50,12 @@ def test_a_console_websocket_is_cut_after_the_configured_bytes(api, pve):
 def test_faults_are_off_after_reset(pve):
     pve.faults.latency, pve.faults.hang, pve.faults.http_500, pve.faults.drop_ws_after = 1, True, True, 5
     pve.reset()
-    assert (pve.faults.latency, pve.faults.hang, pve.faults.http_500, pve.faults.drop_ws_after) == (0, False, False, None)
+    assert (pve.faults.latency, pve.faults.hang, pve.faults.http_500, pve.faults.drop_ws_after) == (
+        0,
+        False,
+        False,
+        None,
+    )
 
 
 @contextlib.contextmanager
@@ -58,8 +63,10 @@ def version_request(api, pve):
     """A TLS socket that has asked for /version and waits for the answer."""
     with socket.create_connection((pve.host, pve.port), timeout=5) as raw:
         with api.ssl_context().wrap_socket(raw, server_hostname=pve.host) as tls:
-            tls.sendall(f"GET /api2/json/version HTTP/1.1\r\nHost: {pve.host}\r\n"
-                        f"Authorization: {api.session.headers['Authorization']}\r\n\r\n".encode())
+            tls.sendall(
+                f"GET /api2/json/version HTTP/1.1\r\nHost: {pve.host}\r\n"
+                f"Authorization: {api.session.headers['Authorization']}\r\n\r\n".encode()
+            )
             yield tls
 
 

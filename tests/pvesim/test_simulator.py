@@ -50,7 +50,9 @@ def test_twenty_five_servers_run_at_once_each_with_its_own_latency(tmp_path):
             session = requests.Session()
             session.trust_env = False
             headers = {"Authorization": f"PVEAPIToken={server.token_id}={server.token_secret}"}
-            return session.get(server.base_url + "/version", headers=headers, verify=str(ca_file), timeout=5).status_code
+            return session.get(
+                server.base_url + "/version", headers=headers, verify=str(ca_file), timeout=5
+            ).status_code
 
         with ThreadPoolExecutor(max_workers=24) as pool:
             assert list(pool.map(version, servers[1:])) == [200] * 24

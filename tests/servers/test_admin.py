@@ -67,7 +67,6 @@ def test_the_admin_refuses_a_server_beyond_the_tenant_limit(client, platform_adm
     assert "maximum of 1" in response.content.decode()
 
 
-
 def run_server_action(client, platform_admin, server, action):
     client.force_login(platform_admin)
     response = client.post(

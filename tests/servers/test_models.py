@@ -5,9 +5,7 @@ from servers.models import ProxmoxServer, TLSMode
 from tests.conftest import make_server
 
 
-@pytest.mark.parametrize(
-    "host", ["pve1.example.com", "10.0.0.5", "2001:db8::1", "[2001:db8::1]", "pve-1", "localhost"]
-)
+@pytest.mark.parametrize("host", ["pve1.example.com", "10.0.0.5", "2001:db8::1", "[2001:db8::1]", "pve-1", "localhost"])
 def test_host_names_and_addresses_are_accepted(tenant_a, host):
     server = ProxmoxServer(tenant=tenant_a, name="x", host=host, token_id="a@pve!bb", fingerprint="AB" * 32)
     server.token_secret = "s"

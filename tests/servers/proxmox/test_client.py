@@ -82,13 +82,16 @@ def test_containers_cannot_be_reset_and_nothing_is_sent(api, client):
     assert len(api.calls) == 0
 
 
-@pytest.mark.parametrize("args", [
-    ("pve", "qemu", 100, "destroy"),
-    ("pve", "docker", 100, "start"),
-    ("pve/../x", "qemu", 100, "start"),
-    ("pve", "qemu", 99, "start"),
-    ("pve", "qemu", "100", "start"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pve", "qemu", 100, "destroy"),
+        ("pve", "docker", 100, "start"),
+        ("pve/../x", "qemu", 100, "start"),
+        ("pve", "qemu", 99, "start"),
+        ("pve", "qemu", "100", "start"),
+    ],
+)
 def test_invalid_power_requests_are_refused_before_sending(api, client, args):
     with pytest.raises(InvalidRequest):
         client.power(*args)
@@ -103,10 +106,20 @@ def test_a_power_answer_without_a_task_id_is_an_error(api, client):
 
 def test_vncproxy_always_asks_for_a_websocket(api, client):
     ticket = {"user": "nexus@pve!broker", "ticket": "PVEVNC:ABC", "port": 5900, "upid": UPID, "cert": "x"}
-    ok(api, "POST", "/nodes/pve/qemu/100/vncproxy", ticket,
-       match=[matchers.urlencoded_params_matcher({"websocket": "1"})])
-    ok(api, "POST", "/nodes/pve/lxc/200/vncproxy", ticket,
-       match=[matchers.urlencoded_params_matcher({"websocket": "1", "width": "1024", "height": "2160"})])
+    ok(
+        api,
+        "POST",
+        "/nodes/pve/qemu/100/vncproxy",
+        ticket,
+        match=[matchers.urlencoded_params_matcher({"websocket": "1"})],
+    )
+    ok(
+        api,
+        "POST",
+        "/nodes/pve/lxc/200/vncproxy",
+        ticket,
+        match=[matchers.urlencoded_params_matcher({"websocket": "1", "width": "1024", "height": "2160"})],
+    )
     assert client.vncproxy("pve", "qemu", 100, width=1024, height=768) == ticket
     assert client.vncproxy("pve", "lxc", 200, width=1024, height=5000) == ticket
 
@@ -119,8 +132,13 @@ def test_vncproxy_without_a_usable_ticket_is_an_error(api, client):
 
 def test_termproxy_passes_the_serial_port_for_qemu_only(api, client):
     ticket = {"user": "nexus@pve!broker", "ticket": "PVEVNC:T", "port": 5901, "upid": UPID}
-    ok(api, "POST", "/nodes/pve/qemu/100/termproxy", ticket,
-       match=[matchers.urlencoded_params_matcher({"serial": "serial0"})])
+    ok(
+        api,
+        "POST",
+        "/nodes/pve/qemu/100/termproxy",
+        ticket,
+        match=[matchers.urlencoded_params_matcher({"serial": "serial0"})],
+    )
     assert client.termproxy("pve", "qemu", 100, serial="serial0") == ticket
     with pytest.raises(InvalidRequest):
         client.termproxy("pve", "lxc", 200, serial="serial0")
@@ -130,14 +148,17 @@ def test_termproxy_passes_the_serial_port_for_qemu_only(api, client):
 # ------------------------------------------------------------------------------------------------------ answers
 
 
-@pytest.mark.parametrize("kwargs,text", [
-    ({"body": "<html>login</html>", "content_type": "text/html"}, "not JSON"),
-    ({"json": {"success": 1}}, "without a 'data' field"),
-    ({"json": ["data"]}, "without a 'data' field"),
-    ({"json": {"data": {"node": "pve"}}}, "unexpected shape"),
-    ({"json": {"data": ["pve"]}}, "unexpected shape"),
-    ({"body": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"}, "not JSON"),
-])
+@pytest.mark.parametrize(
+    "kwargs,text",
+    [
+        ({"body": "<html>login</html>", "content_type": "text/html"}, "not JSON"),
+        ({"json": {"success": 1}}, "without a 'data' field"),
+        ({"json": ["data"]}, "without a 'data' field"),
+        ({"json": {"data": {"node": "pve"}}}, "unexpected shape"),
+        ({"json": {"data": ["pve"]}}, "unexpected shape"),
+        ({"body": "[" * 100_000 + "]" * 100_000, "content_type": "application/json"}, "not JSON"),
+    ],
+)
 def test_hostile_or_foreign_answers_are_clear_errors(api, client, kwargs, text):
     api.add("GET", BASE + "/nodes", **kwargs)
     with pytest.raises(ProxmoxAPIError, match=text):
@@ -152,8 +173,13 @@ def test_a_huge_answer_is_refused(api, client, monkeypatch):
 
 
 def test_a_huge_declared_length_is_refused_before_reading(api, client):
-    api.add("GET", BASE + "/nodes", body="{}", headers={"Content-Length": str(50 * 1024 * 1024)},
-            auto_calculate_content_length=False)
+    api.add(
+        "GET",
+        BASE + "/nodes",
+        body="{}",
+        headers={"Content-Length": str(50 * 1024 * 1024)},
+        auto_calculate_content_length=False,
+    )
     with pytest.raises(ProxmoxAPIError, match="larger than"):
         client.nodes()
 

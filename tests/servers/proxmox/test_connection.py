@@ -15,16 +15,19 @@ def test_a_fingerprint_is_normalised():
     assert make_connection(tls_mode="fingerprint", fingerprint=FINGERPRINT.lower()).fingerprint == FINGERPRINT
 
 
-@pytest.mark.parametrize("overrides", [
-    {"tls_mode": "fingerprint", "fingerprint": ""},
-    {"tls_mode": "fingerprint", "fingerprint": "AB:CD"},
-    {"tls_mode": "insecure"},
-    {"tls_mode": "ca", "ca_pem": ""},
-    {"token_id": "root@pam"},
-    {"host": "pve.example.com/evil"},
-    {"port": 0},
-    {"token_secret": "with space"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"tls_mode": "fingerprint", "fingerprint": ""},
+        {"tls_mode": "fingerprint", "fingerprint": "AB:CD"},
+        {"tls_mode": "insecure"},
+        {"tls_mode": "ca", "ca_pem": ""},
+        {"token_id": "root@pam"},
+        {"host": "pve.example.com/evil"},
+        {"port": 0},
+        {"token_secret": "with space"},
+    ],
+)
 def test_an_unusable_connection_is_refused(overrides):
     with pytest.raises(ConfigurationError):
         make_connection(**overrides)

@@ -120,15 +120,17 @@ async def test_a_bad_console_ticket_is_refused(pve):
 async def test_a_wrong_pin_refuses_the_console(pve):
     wrong = ":".join(["CD"] * 32)
     with pytest.raises(TLSFailure) as caught:
-        await proxmox.open_vnc_websocket(connect(pve, fingerprint=wrong), "pve1", "qemu", 100, port=5900,
-                                         ticket="PVEVNC:x")
+        await proxmox.open_vnc_websocket(
+            connect(pve, fingerprint=wrong), "pve1", "qemu", 100, port=5900, ticket="PVEVNC:x"
+        )
     assert wrong in caught.value.message and pve.fingerprint in caught.value.message
 
 
 async def test_system_trust_refuses_the_console_with_a_self_signed_ca(pve):
     with pytest.raises(TLSFailure, match="not trusted"):
-        await proxmox.open_vnc_websocket(connect(pve, tls_mode="system", fingerprint=""), "pve1", "qemu", 100,
-                                         port=5900, ticket="PVEVNC:x")
+        await proxmox.open_vnc_websocket(
+            connect(pve, tls_mode="system", fingerprint=""), "pve1", "qemu", 100, port=5900, ticket="PVEVNC:x"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- open_console
@@ -164,8 +166,9 @@ async def test_open_console_returns_the_stream_and_the_password_that_logs_in(pve
 
 
 async def test_open_console_logs_in_to_a_container_through_the_cluster_ca(pve):
-    upstream = await proxmox.open_console(connect(pve, tls_mode="ca", ca_pem=pve.ca_pem, fingerprint=""),
-                                          "pve2", "lxc", 200)
+    upstream = await proxmox.open_console(
+        connect(pve, tls_mode="ca", ca_pem=pve.ca_pem, fingerprint=""), "pve2", "lxc", 200
+    )
     try:
         assert await log_in(upstream.stream, upstream.password) == SECURITY_RESULT_OK
     finally:

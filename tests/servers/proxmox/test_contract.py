@@ -150,26 +150,34 @@ def answer_problems(label: str, value, returns: dict) -> list[str]:
     if returns.get("type") == "array" and "items" in returns:
         if not isinstance(value, list):
             return [f"{label}: expected a list"]
-        return [p for index, item in enumerate(value) for p in answer_problems(f"{label}[{index}]", item,
-                                                                               returns["items"])]
+        return [
+            p for index, item in enumerate(value) for p in answer_problems(f"{label}[{index}]", item, returns["items"])
+        ]
     properties = returns.get("properties")
     if properties is None:
         return [] if _fits(value, returns) else [f"{label}: {value!r} is not a {returns.get('type')}"]
     if not isinstance(value, dict):
         return [f"{label}: expected an object"]
     problems = [f"{label}: field {name!r} is not in the schema" for name in value if name not in properties]
-    problems += [f"{label}: {name}={value[name]!r} is not a {properties[name].get('type')}"
-                 for name in value if name in properties and not _fits(value[name], properties[name])]
-    problems += [f"{label}: required field {name!r} is missing"
-                 for name, spec in properties.items() if not spec.get("optional") and name not in value]
+    problems += [
+        f"{label}: {name}={value[name]!r} is not a {properties[name].get('type')}"
+        for name in value
+        if name in properties and not _fits(value[name], properties[name])
+    ]
+    problems += [
+        f"{label}: required field {name!r} is missing"
+        for name, spec in properties.items()
+        if not spec.get("optional") and name not in value
+    ]
     return problems
 
 
 def test_every_answer_of_the_simulator_fits_the_schema(schema, pve):
     with ProxmoxClient(pve_connection(pve)) as client:
         guests = client.guests()
-    qemu, lxc = next((q, c) for q in guests for c in guests
-                     if q["type"] == "qemu" and c["type"] == "lxc" and q["node"] == c["node"])
+    qemu, lxc = next(
+        (q, c) for q in guests for c in guests if q["type"] == "qemu" and c["type"] == "lxc" and q["node"] == c["node"]
+    )
     node = qemu["node"]
     sent = []
     real_send = requests.Session.send

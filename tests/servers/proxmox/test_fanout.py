@@ -26,8 +26,10 @@ def test_fan_out_reports_each_server_separately():
 
 def test_fan_out_gives_up_on_a_hanging_server_without_waiting_for_it():
     release = threading.Event()
-    conns = {"hang": make_connection(host="hang.example.com", timeout=0.3),
-             "fine": make_connection(host="fine.example.com", timeout=0.3)}
+    conns = {
+        "hang": make_connection(host="hang.example.com", timeout=0.3),
+        "fine": make_connection(host="fine.example.com", timeout=0.3),
+    }
 
     def call(client):
         if client.connection.host.startswith("hang"):

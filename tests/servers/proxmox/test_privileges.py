@@ -20,7 +20,21 @@ def test_missing_privileges_are_named():
 
 
 def test_an_administrator_token_is_far_more_than_needed():
-    admin = {"/": dict.fromkeys(["VM.Audit", "VM.PowerMgmt", "VM.Console", "Sys.Modify", "Permissions.Modify", "VM.Allocate", "Datastore.Allocate", "Sys.Audit"], 1)}
+    admin = {
+        "/": dict.fromkeys(
+            [
+                "VM.Audit",
+                "VM.PowerMgmt",
+                "VM.Console",
+                "Sys.Modify",
+                "Permissions.Modify",
+                "VM.Allocate",
+                "Datastore.Allocate",
+                "Sys.Audit",
+            ],
+            1,
+        )
+    }
     report = proxmox.privilege_report(admin)
     assert not report.missing
     assert set(report.excessive) == {"Sys.Modify", "Permissions.Modify", "VM.Allocate", "Datastore.Allocate"}

@@ -13,14 +13,17 @@ from servers.proxmox.rfb import (
 )
 
 
-@pytest.mark.parametrize("greeting,version", [
-    (b"RFB 003.008\n", (3, 8)),
-    (b"RFB 003.003\n", (3, 3)),
-    (b"RFB 004.001\n", (4, 1)),
-    (b"RFB 003.008", None),
-    (b"RFB 3.8\n\n\n\n\n", None),
-    (b"HTTP/1.1 200", None),
-])
+@pytest.mark.parametrize(
+    "greeting,version",
+    [
+        (b"RFB 003.008\n", (3, 8)),
+        (b"RFB 003.003\n", (3, 3)),
+        (b"RFB 004.001\n", (4, 1)),
+        (b"RFB 003.008", None),
+        (b"RFB 3.8\n\n\n\n\n", None),
+        (b"HTTP/1.1 200", None),
+    ],
+)
 def test_a_protocol_version_is_read_as_major_and_minor(greeting, version):
     assert parse_version(greeting) == version
 

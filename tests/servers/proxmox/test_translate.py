@@ -25,17 +25,28 @@ from tests.servers.proxmox.conftest import BASE, FINGERPRINT, connect, free_port
 # ------------------------------------------------------------------------------------------------ HTTP answers
 
 
-@pytest.mark.parametrize("status,body,error_type,text", [
-    (401, {"data": None}, AuthenticationFailed, "refused the API token"),
-    (403, {"data": None, "message": "Permission check failed (/vms/100, VM.PowerMgmt)\n"}, PermissionDenied,
-     "Permission check failed (/vms/100, VM.PowerMgmt)"),
-    (404, {"data": None}, NotFound, "Not found"),
-    (501, {"data": None, "message": "Method 'GET /nodes/x' not implemented"}, NotFound, "not implemented"),
-    (500, {"data": None, "message": "Configuration file 'nodes/pve/qemu-server/999.conf' does not exist\n"},
-     NotFound, "does not exist"),
-    (500, {"data": None, "message": "VM 100 already running\n"}, ProxmoxAPIError, "VM 100 already running"),
-    (302, {"data": None}, ProxmoxAPIError, "HTTP 302"),
-])
+@pytest.mark.parametrize(
+    "status,body,error_type,text",
+    [
+        (401, {"data": None}, AuthenticationFailed, "refused the API token"),
+        (
+            403,
+            {"data": None, "message": "Permission check failed (/vms/100, VM.PowerMgmt)\n"},
+            PermissionDenied,
+            "Permission check failed (/vms/100, VM.PowerMgmt)",
+        ),
+        (404, {"data": None}, NotFound, "Not found"),
+        (501, {"data": None, "message": "Method 'GET /nodes/x' not implemented"}, NotFound, "not implemented"),
+        (
+            500,
+            {"data": None, "message": "Configuration file 'nodes/pve/qemu-server/999.conf' does not exist\n"},
+            NotFound,
+            "does not exist",
+        ),
+        (500, {"data": None, "message": "VM 100 already running\n"}, ProxmoxAPIError, "VM 100 already running"),
+        (302, {"data": None}, ProxmoxAPIError, "HTTP 302"),
+    ],
+)
 def test_http_errors_become_typed_errors(api, client, status, body, error_type, text):
     api.add("POST", BASE + "/nodes/pve/qemu/100/status/start", json=body, status=status)
     with pytest.raises(error_type, match=text.replace("(", r"\(").replace(")", r"\)")) as caught:
@@ -44,10 +55,13 @@ def test_http_errors_become_typed_errors(api, client, status, body, error_type, 
     assert caught.value.message == str(caught.value)
 
 
-@pytest.mark.parametrize("kind,vmid,message", [
-    ("qemu", 100, "VM 100 not running\n"),
-    ("lxc", 200, "CT 200 not running\n"),
-])
+@pytest.mark.parametrize(
+    "kind,vmid,message",
+    [
+        ("qemu", 100, "VM 100 not running\n"),
+        ("lxc", 200, "CT 200 not running\n"),
+    ],
+)
 def test_a_guest_that_is_not_running_is_its_own_error(api, client, kind, vmid, message):
     api.add("POST", BASE + f"/nodes/pve/{kind}/{vmid}/vncproxy", status=500, json={"data": None, "message": message})
     with pytest.raises(GuestNotRunning) as caught:
@@ -58,26 +72,40 @@ def test_a_guest_that_is_not_running_is_its_own_error(api, client, kind, vmid, m
 
 
 def test_a_guest_that_is_already_running_is_not_that_error(api, client):
-    api.add("POST", BASE + "/nodes/pve/qemu/100/status/start", status=500,
-            json={"data": None, "message": "VM 100 already running\n"})
+    api.add(
+        "POST",
+        BASE + "/nodes/pve/qemu/100/status/start",
+        status=500,
+        json={"data": None, "message": "VM 100 already running\n"},
+    )
     with pytest.raises(ProxmoxAPIError) as caught:
         client.power("pve", "qemu", 100, "start")
     assert not isinstance(caught.value, GuestNotRunning)
 
 
 def test_permission_denied_carries_the_privilege_text(api, client):
-    api.add("GET", BASE + "/nodes/pve/qemu/100/status/current", status=403,
-            json={"data": None, "message": "Permission check failed (/vms/100, VM.Audit)\n"})
+    api.add(
+        "GET",
+        BASE + "/nodes/pve/qemu/100/status/current",
+        status=403,
+        json={"data": None, "message": "Permission check failed (/vms/100, VM.Audit)\n"},
+    )
     with pytest.raises(PermissionDenied) as caught:
         client.guest_status("pve", "qemu", 100)
     assert caught.value.proxmox_message == "Permission check failed (/vms/100, VM.Audit)"
 
 
 def test_parameter_errors_keep_each_parameter_message(api, client):
-    api.add("POST", BASE + "/nodes/pve/lxc/200/vncproxy", status=400, json={
-        "data": None, "message": "Parameter verification failed.\n",
-        "errors": {"width": "value must have a minimum value of 16\n"},
-    })
+    api.add(
+        "POST",
+        BASE + "/nodes/pve/lxc/200/vncproxy",
+        status=400,
+        json={
+            "data": None,
+            "message": "Parameter verification failed.\n",
+            "errors": {"width": "value must have a minimum value of 16\n"},
+        },
+    )
     with pytest.raises(ProxmoxAPIError) as caught:
         client.vncproxy("pve", "lxc", 200)
     assert caught.value.errors == {"width": "value must have a minimum value of 16"}
@@ -87,14 +115,22 @@ def test_parameter_errors_keep_each_parameter_message(api, client):
 # ------------------------------------------------------------------------------------------------ the wire
 
 
-@pytest.mark.parametrize("raised,error_type", [
-    (requests.exceptions.ConnectTimeout("x"), TimedOut),
-    (requests.exceptions.ReadTimeout("x"), TimedOut),
-    (requests.exceptions.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "refused"))), Unreachable),
-    (requests.exceptions.ConnectionError("reset by peer"), Unreachable),
-    (requests.exceptions.SSLError("certificate verify failed: self-signed certificate in certificate chain"),
-     TLSFailure),
-])
+@pytest.mark.parametrize(
+    "raised,error_type",
+    [
+        (requests.exceptions.ConnectTimeout("x"), TimedOut),
+        (requests.exceptions.ReadTimeout("x"), TimedOut),
+        (
+            requests.exceptions.ConnectionError(MaxRetryError(None, "/", NewConnectionError(None, "refused"))),
+            Unreachable,
+        ),
+        (requests.exceptions.ConnectionError("reset by peer"), Unreachable),
+        (
+            requests.exceptions.SSLError("certificate verify failed: self-signed certificate in certificate chain"),
+            TLSFailure,
+        ),
+    ],
+)
 def test_transport_failures_become_typed_errors(api, client, raised, error_type):
     api.add("GET", BASE + "/version", body=raised)
     with pytest.raises(error_type):
@@ -104,13 +140,20 @@ def test_transport_failures_become_typed_errors(api, client, raised, error_type)
 UNTRUSTED = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate (_ssl.c:1000)"
 
 
-@pytest.mark.parametrize("wrapped,bare", [
-    (requests.exceptions.SSLError(MaxRetryError(None, "/", SSLError(UNTRUSTED))),
-     ssl.SSLCertVerificationError(1, UNTRUSTED)),
-    (requests.exceptions.ReadTimeout("x"), TimeoutError()),
-    (requests.exceptions.ConnectionError(MaxRetryError(None, "/", NameResolutionError("pve", None, "x"))),
-     socket.gaierror(-2, "Name or service not known")),
-])
+@pytest.mark.parametrize(
+    "wrapped,bare",
+    [
+        (
+            requests.exceptions.SSLError(MaxRetryError(None, "/", SSLError(UNTRUSTED))),
+            ssl.SSLCertVerificationError(1, UNTRUSTED),
+        ),
+        (requests.exceptions.ReadTimeout("x"), TimeoutError()),
+        (
+            requests.exceptions.ConnectionError(MaxRetryError(None, "/", NameResolutionError("pve", None, "x"))),
+            socket.gaierror(-2, "Name or service not known"),
+        ),
+    ],
+)
 def test_a_failure_reads_the_same_from_requests_and_from_a_bare_socket_or_websockets(wrapped, bare):
     from_requests = translate.error_from_failure(wrapped, "pve.example.com", 8006, 5)
     from_socket = translate.error_from_failure(bare, "pve.example.com", 8006, 5)
@@ -118,11 +161,18 @@ def test_a_failure_reads_the_same_from_requests_and_from_a_bare_socket_or_websoc
     assert from_requests.message == from_socket.message
 
 
-@pytest.mark.parametrize("raised,error_type,text", [
-    (ConnectionRefusedError(111, "Connection refused"), Unreachable, "Connection refused"),
-    (InvalidMessage("did not receive a valid HTTP response"), ProxmoxAPIError, "did not accept the console WebSocket"),
-    (RuntimeError("surprise"), ProxmoxAPIError, "RuntimeError"),
-])
+@pytest.mark.parametrize(
+    "raised,error_type,text",
+    [
+        (ConnectionRefusedError(111, "Connection refused"), Unreachable, "Connection refused"),
+        (
+            InvalidMessage("did not receive a valid HTTP response"),
+            ProxmoxAPIError,
+            "did not accept the console WebSocket",
+        ),
+        (RuntimeError("surprise"), ProxmoxAPIError, "RuntimeError"),
+    ],
+)
 def test_other_failures_of_the_wire_become_typed_errors(raised, error_type, text):
     error = translate.error_from_failure(raised, "pve.example.com", 8006, 5)
     assert type(error) is error_type and text in error.message
