@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup demo test browser bench
+.PHONY: setup demo test lint browser bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -26,7 +26,13 @@ browser:
 demo: setup
 	$(PY) manage.py demo
 
-test: setup browser
+# Style and layers first (seconds), then the suite.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+test: lint browser
 	$(PY) -m pytest
 
 bench: setup
