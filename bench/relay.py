@@ -41,6 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from relay_proc import cpu_seconds, rss_bytes  # noqa: E402
 
+from console.handshake import ByteReader  # noqa: E402
+
 MIB = 1 << 20
 CORES = len(os.sched_getaffinity(0))
 # The 16-byte message of the round trips: a PointerEvent (6) and a FramebufferUpdateRequest (10), as noVNC sends.
@@ -192,19 +194,12 @@ def stop_process(process: subprocess.Popen | None) -> None:
 # --- the browser side ---------------------------------------------------------------------------------------------
 
 
-class Console:
+class Console(ByteReader):
     """A client WebSocket, or an upstream console stream, read as a byte stream through the RFB handshake."""
 
     def __init__(self, ws):
+        super().__init__(ws)
         self.ws = ws
-        self._buffer = bytearray()
-
-    async def read(self, count: int) -> bytes:
-        while len(self._buffer) < count:
-            self._buffer += await self.ws.recv()
-        data = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        return data
 
     async def handshake(self, password: str | None) -> None:
         """RFB 3.8 as a client: VNC Authentication when offered (direct, websockify), else None (our relay)."""
