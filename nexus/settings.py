@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "console.context_processors.console_nav",
+                "tenants.context_processors.tenant_nav",
             ],
         },
     },

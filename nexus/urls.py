@@ -15,6 +15,7 @@ admin.site.index_title = "Platform administration"
 
 urlpatterns = [
     path("", include(([path("", views.home, name="home")], "portal"))),
+    path("", include("tenants.urls")),
     path("", include("vms.urls")),
     path("", include("console.urls")),
     path(

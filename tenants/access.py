@@ -14,10 +14,12 @@ each active tenant they belong to (tenants.roles), plus what was granted to them
 from functools import reduce
 from operator import or_
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_objects_for_user, get_perms
 
 from .roles import ALL_PERMISSIONS, GRANTABLE, ROLE_PERMISSIONS, roles_with
@@ -79,6 +81,26 @@ def restrict(queryset: QuerySet, user, perm: str) -> QuerySet:
             )
             allowed.append(Q(**{_lookup(grant_path, "pk__in"): granted.values("pk")}))
     return queryset.filter(active & reduce(or_, allowed))
+
+
+def reachable(tenants: QuerySet, user) -> QuerySet:
+    """The active tenants the user works in: where they hold a role, or a grant on one of the tenant's objects
+    (a customer granted their own server reaches that server's tenant, and nothing else of it)."""
+    if is_platform_admin(user):
+        return tenants
+    if not _is_ordinary_user(user):
+        return tenants.none()
+    within = Q(pk__in=user.memberships.values("tenant_id"))
+    grants = UserObjectPermission.objects.filter(user=user).values_list("content_type_id", "object_pk")
+    by_type: dict[int, set[str]] = {}
+    for content_type_id, object_pk in grants:
+        by_type.setdefault(content_type_id, set()).add(object_pk)
+    for content_type_id, object_pks in by_type.items():
+        model = ContentType.objects.get_for_id(content_type_id).model_class()
+        if model is not None and hasattr(model, "tenant_path"):
+            granted = model._default_manager.filter(pk__in=object_pks)
+            within |= Q(pk__in=granted.values(_lookup(model.tenant_path, "pk")))
+    return tenants.filter(within, is_active=True)
 
 
 def permissions(user, obj) -> frozenset[str]:

@@ -108,6 +108,11 @@ ROUTES = {
         lambda o: [o["session"].pk],
         {"post": expect(admin_a=202, platform_admin=202, **SESSION_MANAGERS_ONLY)},
     ),
+    # Without a tenant named in the form there is nothing to switch to.
+    "tenants:switch": (
+        lambda o: [],
+        {"post": expect(anonymous=302, grantee=404, viewer_a=404, manager_a=404, admin_a=404, platform_admin=404)},
+    ),
     "portal:home": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
     "vms:server": (lambda o: [o["server"].pk], {"get": expect(anonymous=302)}),
     "console:page": (lambda o: [o["server"].pk, GUEST], {"get": expect(anonymous=302, viewer_a=403)}),
