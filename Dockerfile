@@ -1,33 +1,28 @@
 # syntax=docker/dockerfile:1
-# Build stage: Python dependencies into a venv, front-end libraries from the npm registry.
+# Build stage: the package (with its templates and static files) into a venv, front-end libraries from the npm
+# registry, and the collected static files. The image runs the installed package; the source stays here.
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY nexus nexus
-COPY tenants tenants
-COPY servers servers
-COPY vms vms
-COPY console console
-COPY metrics metrics
-COPY audit audit
-RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir .
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --omit=dev
-
-# Runtime stage: no compilers, no npm, a non-root user.
-FROM python:3.11-slim
-ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 DEBUG=false DATA_DIR=/data STATIC_ROOT=/app/staticfiles
-RUN useradd --system --uid 10001 --home /app nexus && mkdir -p /data && chown nexus /data
-WORKDIR /app
-COPY --from=build /venv /venv
-COPY --from=build /app/node_modules node_modules
+WORKDIR /src
 COPY . .
-# collectstatic needs settings; these throwaway values exist only for this build step.
-RUN SECRET_KEY=build ENCRYPTION_KEYS=bm90LWEtcmVhbC1rZXktanVzdC1mb3ItYnVpbGQtMDE= python manage.py collectstatic --noinput \
-    && chown -R nexus /app/staticfiles
+RUN python -m venv /venv && /venv/bin/pip install --no-cache-dir . \
+    && npm ci --no-audit --no-fund --omit=dev
+# collectstatic needs production settings; these throwaway values exist only for this build step.
+RUN DEBUG=false SECRET_KEY=build ALLOWED_HOSTS=build STATIC_ROOT=/static \
+    ENCRYPTION_KEYS=bm90LWEtcmVhbC1rZXktanVzdC1mb3ItYnVpbGQtMDE= \
+    /venv/bin/python -m django collectstatic --noinput --settings=nexus.settings
+
+# Runtime stage: the venv and the collected files only; no compilers, no npm, no source; a non-root user whose
+# only writable place is /data.
+FROM python:3.11-slim
+ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=nexus.settings \
+    DEBUG=false DATA_DIR=/data STATIC_ROOT=/static
+RUN useradd --system --uid 10001 --home /data nexus && mkdir -p /data && chown nexus /data
+COPY --from=build /venv /venv
+COPY --from=build /static /static
+WORKDIR /data
 USER nexus
 EXPOSE 8000
-# Alternatives: `celery -A nexus worker -l info` and `celery -A nexus beat -l info`.
-# daphne with WebSocket write backpressure (console/flow.py); same arguments as the daphne command.
+# Also: `django-admin migrate`, `django-admin createsuperuser`, `celery -A nexus worker -l info`,
+# `celery -A nexus beat -l info` (see the README's production section).
 CMD ["python", "-m", "console.flow", "--bind", "0.0.0.0", "--port", "8000", "nexus.asgi:application"]

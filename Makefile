@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
+NGINX := /usr/sbin/nginx
 
-.PHONY: setup demo test lint browser bench
+.PHONY: setup demo test lint browser bench package-check
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -19,9 +20,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Headless Chromium from Debian for the end-to-end tests (Playwright drives it; it cannot download its own).
+# Debian's Chromium (Playwright drives it; it cannot download its own) and nginx (the README's proxy example is
+# tested) for the end-to-end tests; installed as root with apt-get when missing.
 browser:
-	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(CHROMIUM) -a -x $(NGINX) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light >/dev/null; }
 
 demo: setup
 	$(PY) manage.py demo
@@ -38,3 +40,7 @@ test: lint browser
 bench: setup
 	$(PY) bench/fanout.py
 	$(PY) bench/relay.py
+
+# The installed package, started from another directory with production settings (CI runs it after the tests).
+package-check: setup
+	.ci/package-check

@@ -5,6 +5,10 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexus.settings")
 django_asgi_app = get_asgi_application()
 
+from .checks import require_production_ready  # noqa: E402
+
+require_production_ready()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
 from django.urls import re_path  # noqa: E402
 

@@ -13,13 +13,22 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+NEXUS_DIR = Path(__file__).resolve().parent
+BASE_DIR = NEXUS_DIR.parent
+# In a source checkout templates/ and static/ sit beside the apps; an installed package carries them in nexus/.
+IS_CHECKOUT = (BASE_DIR / "manage.py").is_file()
+ASSETS_DIR = BASE_DIR if IS_CHECKOUT else NEXUS_DIR
 
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    env.read_env(BASE_DIR / ".env")
+# The checkout's .env, or the file ENV_FILE names (an installed package has no checkout); owner-readable only.
+_env_file = environ.Env().str("ENV_FILE", default=str(BASE_DIR / ".env") if IS_CHECKOUT else "")
+ENV_FILE = Path(_env_file) if _env_file else None
+if ENV_FILE and ENV_FILE.is_file():
+    env.read_env(ENV_FILE)
 
 DEBUG = env.bool("DEBUG", default=True)
+# Production as configured; DEBUG itself is switched off by test runners whatever the configuration says.
+PRODUCTION = not DEBUG
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 
 
@@ -100,7 +109,7 @@ ASGI_APPLICATION = "nexus.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [ASSETS_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -114,7 +123,8 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'nexus.sqlite3'}")}
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'nexus.sqlite3'}"
+DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] != ":memory:":
     # It holds sessions and password hashes: the owner's only, like the generated keys beside it.
     _database = Path(DATABASES["default"]["NAME"])
@@ -212,15 +222,26 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(DATA_DIR / "static")))
 if DEBUG:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
-# Front-end libraries come from the npm registry (package.json) and are served as they are published:
-# noVNC's core/ is browser-ready ES modules; htmx and uPlot ship built files in dist/.
-NODE_MODULES = BASE_DIR / "node_modules"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    ("novnc", NODE_MODULES / "@novnc" / "novnc"),
-    ("htmx", NODE_MODULES / "htmx.org" / "dist"),
-    ("uplot", NODE_MODULES / "uplot" / "dist"),
+STATICFILES_DIRS = [ASSETS_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "nexus.staticfiles.NpmFinder",
 ]
+# Front-end libraries from the npm registry (package.json), served as published, only the files pages load:
+# noVNC's core/ is browser-ready ES modules (and imports its vendored pako); htmx and uPlot ship built files.
+NODE_MODULES = Path(env.str("NODE_MODULES", default=str(BASE_DIR / "node_modules")))
+NPM_STATIC_FILES = {
+    "novnc": ("@novnc/novnc", ["core/**/*.js", "vendor/pako/**/*.js"]),
+    "htmx": ("htmx.org/dist", ["htmx.min.js"]),
+    "uplot": ("uplot/dist", ["uPlot.iife.min.js", "uPlot.min.css"]),
+}
+# Production: names with a content hash, cached for a year, and gzip/brotli copies (WhiteNoise).
+if not DEBUG:
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
 
 LOGGING = {
     "version": 1,
@@ -228,7 +249,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # servers.proxmox logs each failed call once, in words; urllib3 would add a line per retry.
-    "loggers": {"urllib3.connectionpool": {"level": "ERROR"}},
+    # django-axes logs four INFO lines per login; failures and lockouts are audit events already.
+    "loggers": {"urllib3.connectionpool": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }
 
 if not DEBUG:

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -31,7 +32,7 @@ urlpatterns = [
     # Browsers ask for /favicon.ico where a page names no icon (the admin, the API, files).
     path(
         "favicon.ico",
-        RedirectView.as_view(url=static("img/favicon.svg"), http_method_names=["get", "head"]),
+        RedirectView.as_view(url=lazy(static, str)("img/favicon.svg"), http_method_names=["get", "head"]),
         name="favicon",
     ),
     # Every component of the design system, live, for those who build pages.

@@ -20,19 +20,68 @@ def run_manage(*args, **env_overrides):
     )
 
 
-def test_production_mode_passes_the_deploy_check(tmp_path):
-    result = run_manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DEBUG="false",
-        SECRET_KEY="x" * 20 + "a-real-looking-secret-key-with-enough-entropy-0123456789",
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        ALLOWED_HOSTS="nexus.example.com",
-        DATA_DIR=str(tmp_path),
-    )
+def production(tmp_path, **overrides) -> dict:
+    """A complete production environment (PostgreSQL and Redis named, not connected to by `check`)."""
+    return {
+        "DEBUG": "false",
+        "SECRET_KEY": "x" * 20 + "a-real-looking-secret-key-with-enough-entropy-0123456789",
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "nexus.example.com",
+        "DATABASE_URL": "postgres://nexus@127.0.0.1:5432/nexus",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "DATA_DIR": str(tmp_path),
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="module")
+def collected_static(tmp_path_factory):
+    """STATIC_ROOT after the README's collectstatic, as production serves it."""
+    root = tmp_path_factory.mktemp("static")
+    result = run_manage("collectstatic", "--noinput", **production(root.parent, STATIC_ROOT=str(root)))
+    assert result.returncode == 0, result.stderr
+    return root
+
+
+def test_production_mode_passes_the_deploy_check(tmp_path, collected_static):
+    env = production(tmp_path, STATIC_ROOT=str(collected_static))
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"DATABASE_URL": ""}, "DATABASE_URL is not set"),
+        ({"REDIS_URL": ""}, "REDIS_URL is not set"),
+        ({}, "No collected static files"),  # STATIC_ROOT left empty
+    ],
+)
+def test_production_refuses_to_run_without_its_real_parts(tmp_path, change, words):
+    result = run_manage("check", "--deploy", **production(tmp_path, **change))
+    assert result.returncode != 0
+    assert words in result.stderr
+
+
+def test_production_collects_only_what_pages_load_under_hashed_names(collected_static):
+    manifest = (collected_static / "staticfiles.json").read_text()
+    assert '"css/nexus.css": "css/nexus.' in manifest  # a content hash in the name: cached for a year
+    assert (collected_static / "novnc" / "core" / "rfb.js").is_file()
+    assert (collected_static / "htmx" / "htmx.min.js").is_file()
+    assert (collected_static / "css" / "nexus.css.gz").is_file(), "compressed copies for WhiteNoise"
+    assert not (collected_static / "novnc" / "docs").exists()
+    assert not (collected_static / "htmx" / "htmx.js").exists()
+
+
+def test_an_env_file_others_may_read_is_warned_about(tmp_path, collected_static):
+    env_file = tmp_path / "nexus.env"
+    env_file.write_text("LOG_LEVEL=INFO\n")
+    env_file.chmod(0o644)
+    env = production(tmp_path, STATIC_ROOT=str(collected_static), ENV_FILE=str(env_file))
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **env)
+    assert result.returncode != 0 and "others may read it" in result.stderr
+    env_file.chmod(0o600)
+    assert run_manage("check", "--deploy", "--fail-level", "WARNING", **env).returncode == 0
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ENCRYPTION_KEYS"])
