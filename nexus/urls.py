@@ -6,7 +6,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView, TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from . import api_urls, views
 
@@ -28,7 +28,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", login_required(SpectacularSwaggerView.as_view(url_name="api-schema")), name="api-docs"),
+    path("api/docs/", login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")), name="api-docs"),
     # Browsers ask for /favicon.ico where a page names no icon (the admin, the API, files).
     path(
         "favicon.ico",
@@ -38,3 +38,5 @@ urlpatterns = [
     # Every component of the design system, live, for those who build pages.
     path("design/", staff_member_required(TemplateView.as_view(template_name="design/components.html")), name="design"),
 ]
+
+handler404 = "nexus.views.page_not_found"

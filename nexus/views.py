@@ -1,12 +1,17 @@
 """The portal's home: what the user may see across the apps (nexus sits on top of them)."""
 
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.http import require_safe
 
 from servers.selectors import servers_for_user
 from tenants import roles
 from tenants.models import Tenant
+
+from .api import error_body
+from .middleware import API_PREFIX
 
 
 @login_required
@@ -18,3 +23,10 @@ def home(request):
     for server in servers_for_user(request.user):
         groups.setdefault(server.tenant, []).append(server)
     return render(request, "portal/home.html", {"groups": sorted(groups.items(), key=lambda group: group[0].name)})
+
+
+def page_not_found(request, exception):
+    """404: JSON in the API's error shape under /api/, the product's page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(error_body("Not found.", "not_found"), status=404)
+    return defaults.page_not_found(request, exception)

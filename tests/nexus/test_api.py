@@ -71,3 +71,24 @@ def test_refusals_have_the_same_shape(client, viewer_a, server_a):
     response = client.post(reverse("api:guest-console", args=[server_a.pk, 100]))
     assert response.status_code == 403
     assert set(json.loads(response.content)) == {"detail", "code"}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/nothing/", "/api/v2/", "/api/v1/servers/1/vms/abc/"])
+def test_a_path_no_api_route_takes_is_a_json_404(client, admin_a, path):
+    client.force_login(admin_a)
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+
+
+def test_a_method_an_api_route_does_not_take_is_a_json_405(client, admin_a):
+    client.force_login(admin_a)
+    response = client.delete("/api/v1/servers/")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+def test_pages_keep_the_products_404(client, admin_a):
+    client.force_login(admin_a)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and "text/html" in response["Content-Type"]
