@@ -41,6 +41,8 @@ class CloseReason(enum.Enum):
     UNAUTHORIZED = (4001, "Proxmox refused the console login.")
     # Not returned by Relay.run(): for the consumer to close with before starting a relay.
     FORBIDDEN = (4003, "You may not open this console.")
+    # Not a close either: a token nobody used within its lifetime (console.services closes its record).
+    TOKEN_EXPIRED = (4401, "The console token expired before it was used.")
     GUEST_NOT_RUNNING = (4004, "The guest is not running.")
     IDLE_TIMEOUT = (4408, "The console was closed after a period without input.")
     MAX_DURATION = (4409, "The console reached its maximum duration.")

@@ -117,8 +117,11 @@ def console_session_close(
 
 
 def console_sessions_close_stale() -> int:
-    """Close sessions recorded as open past their tenant's maximum duration (their process died)."""
+    """Close the records no relay will close: tokens that expired unused, and sessions recorded as open past their
+    tenant's maximum duration (their process died). Returns how many."""
     now = timezone.now()
+    unused = ConsoleSession.objects.filter(opened_at__isnull=True, closed_at__isnull=True, token_expires_at__lte=now)
+    expired = unused.update(closed_at=now, close_reason=CloseReason.TOKEN_EXPIRED.name.lower())
     stale = [
         session
         for session in ConsoleSession.objects.open().select_related("tenant")
@@ -126,7 +129,7 @@ def console_sessions_close_stale() -> int:
     ]
     for session in stale:
         console_session_close(session=session, reason=CloseReason.ERROR)
-    return len(stale)
+    return expired + len(stale)
 
 
 def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str | None = None) -> None:

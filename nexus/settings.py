@@ -153,7 +153,7 @@ HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=60)
 CELERY_BEAT_SCHEDULE = {
     "health-checks": {"task": "metrics.tasks.run_health_checks", "schedule": HEALTH_CHECK_INTERVAL},
     "prune-metrics": {"task": "metrics.tasks.prune_metrics", "schedule": 24 * 3600},
-    "close-stale-consoles": {"task": "console.tasks.close_stale_sessions", "schedule": 15 * 60},
+    "close-stale-consoles": {"task": "console.tasks.close_stale_sessions", "schedule": 60},
 }
 
 AUTHENTICATION_BACKENDS = [

@@ -21,3 +21,13 @@ def test_sessions_open_past_the_maximum_duration_are_closed(manager_a, server_a)
     live.refresh_from_db()
     assert stale.closed_at is not None and stale.close_reason == "error"
     assert live.closed_at is None
+
+
+def test_tokens_nobody_used_are_closed_once_they_expire(manager_a, server_a):
+    expired = make_console_session(manager_a, server_a, token_expires_at=timezone.now() - timedelta(seconds=1))
+    waiting = make_console_session(manager_a, server_a, token_expires_at=timezone.now() + timedelta(seconds=30))
+    close_stale_sessions.apply()
+    expired.refresh_from_db()
+    waiting.refresh_from_db()
+    assert expired.closed_at and expired.close_reason == "token_expired"
+    assert waiting.closed_at is None
