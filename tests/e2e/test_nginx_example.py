@@ -79,6 +79,7 @@ def nginx(tmp_path, daphne_server):
     yield f"https://{HOST}:{https_port}", https_port
     process.terminate()
     process.wait(10)
+    daphne_server.settle()  # the console the test opened records its close before the database goes
 
 
 @pytest.fixture
