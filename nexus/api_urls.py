@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import APIRootView
 
+from accounts.urls import api_urlpatterns as accounts_api
 from console.urls import api_urlpatterns as console_api
 from servers.urls import api_urlpatterns as servers_api
 from vms.urls import api_urlpatterns as vms_api
@@ -10,10 +11,18 @@ from vms.urls import api_urlpatterns as vms_api
 urlpatterns = [
     path(
         "",
-        APIRootView.as_view(api_root_dict={"servers": "server-list", "console-sessions": "console-session-list"}),
+        APIRootView.as_view(
+            api_root_dict={
+                "servers": "server-list",
+                "console-sessions": "console-session-list",
+                "tokens": "token-list",
+                "users": "user-list",
+            }
+        ),
         name="api-root",
     ),
     *servers_api,
     *vms_api,
     *console_api,
+    *accounts_api,
 ]

@@ -2,7 +2,7 @@
 
 Each route has one row: for each HTTP method it takes, what each kind of user gets. Outsiders and other
 tenants get 404 (never a hint that the object exists), read-only users 403 for actions, anonymous callers are
-refused (pages send them to the login). Methods a route does not take are refused for everyone. Meta-tests
+refused: the API answers 401 (with WWW-Authenticate, so a script knows to log in), pages send them to the login. Methods a route does not take are refused for everyone. Meta-tests
 walk the whole URL resolver and the ASGI WebSocket router and fail for a route without a row.
 
 The callers:
@@ -27,6 +27,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 from guardian.shortcuts import assign_perm
 
+from accounts.services import api_token_create
 from console.services import console_session_request
 from tenants import roles
 from tenants.models import Membership, Tenant
@@ -51,7 +52,7 @@ GUEST = 100
 
 def expect(
     *,
-    anonymous=403,
+    anonymous=401,
     outsider=404,
     admin_b=404,
     grantee=200,
@@ -85,6 +86,9 @@ EVERYONE_LOGGED_IN = {"outsider": 200, "admin_b": 200}
 SESSION_MANAGERS_ONLY = {"grantee": 404, "viewer_a": 404, "manager_a": 404}
 CONSOLE_OPENERS = {"viewer_a": 403, "grantee": 201, "manager_a": 201, "admin_a": 201, "platform_admin": 201}
 LOGGED_IN_REDIRECTED = dict.fromkeys(USERS[2:], 302)
+PLATFORM_ADMINS_ONLY = {"outsider": 403, "admin_b": 403, "grantee": 403, "viewer_a": 403, "manager_a": 403, "admin_a": 403}
+# The manager's own token: only they see or revoke it.
+TOKEN_OWNER_ONLY = {"grantee": 404, "viewer_a": 404, "admin_a": 404, "platform_admin": 404}
 
 # route (namespace:name, or the pattern of an unnamed route) -> (url args from the objects, {method: expected})
 ROUTES = {
@@ -123,6 +127,39 @@ ROUTES = {
         {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **SESSION_MANAGERS_ONLY)},
     ),
     "favicon": (lambda o: [], {"get": everyone(302)}),
+    # Accounts: tokens and the password are everyone's own; reset works without a login; users are the operators'.
+    "accounts:tokens": (
+        lambda o: [],
+        {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN), "post": expect(anonymous=302, **EVERYONE_LOGGED_IN)},
+    ),
+    "accounts:token-revoke": (
+        lambda o: [o["token"].pk],
+        {"post": expect(anonymous=302, manager_a=302, **{**TOKEN_OWNER_ONLY, "platform_admin": 404})},
+    ),
+    "accounts:password-change": (
+        lambda o: [],
+        {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN), "post": expect(anonymous=302, **EVERYONE_LOGGED_IN)},
+    ),
+    "accounts:password-reset": (lambda o: [], {"get": everyone(200), "post": everyone(200)}),
+    "accounts:password-reset-sent": (lambda o: [], {"get": everyone(200)}),
+    # A link that is no (longer a) valid one: the page says so, to anyone.
+    "accounts:password-reset-confirm": (lambda o: ["MQ", "set-password"], {"get": everyone(200), "post": everyone(200)}),
+    "accounts:password-reset-done": (lambda o: [], {"get": everyone(200)}),
+    "accounts:users": (lambda o: [], {"get": expect(anonymous=302, **PLATFORM_ADMINS_ONLY)}),
+    "accounts:user-delete": (
+        lambda o: [o["doomed"].pk],
+        {"post": expect(anonymous=302, platform_admin=302, **PLATFORM_ADMINS_ONLY)},
+    ),
+    "api:token-list": (
+        lambda o: [],
+        {"get": expect(**EVERYONE_LOGGED_IN), "post": expect(**dict.fromkeys(USERS[2:], 400))},
+    ),
+    "api:token-detail": (lambda o: [o["token"].pk], {"delete": expect(manager_a=204, **TOKEN_OWNER_ONLY)}),
+    "api:user-list": (lambda o: [], {"get": expect(**PLATFORM_ADMINS_ONLY)}),
+    "api:user-detail": (
+        lambda o: [o["doomed"].pk],
+        {"get": expect(**PLATFORM_ADMINS_ONLY), "delete": expect(platform_admin=204, **PLATFORM_ADMINS_ONLY)},
+    ),
     # The design system's live components: platform admins; everyone else goes to the admin's login.
     "design": (lambda o: [], {"get": {**everyone(302), "platform_admin": 200}}),
 }
@@ -154,7 +191,8 @@ def inactive_user(tenant_a):
 @pytest.fixture
 def objects(sim_server, manager_a):
     ticket = console_session_request(user=manager_a, server=sim_server, vmid=GUEST, client_ip=None)
-    return {"server": sim_server, "session": ticket.session}
+    token, _ = api_token_create(user=manager_a, name="script", expires_at=None, client_ip=None)
+    return {"server": sim_server, "session": ticket.session, "token": token, "doomed": make_user("doomed")}
 
 
 @pytest.fixture
