@@ -29,7 +29,7 @@ CHANGE_WINDOW = 15 * 60
 @require_http_methods(["GET", "HEAD", "POST"])
 def tokens_page(request):
     """The user's API tokens; a new one's key is shown on this answer only."""
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(request.POST if request.method == "POST" else None)
     new_key = None
     if request.method == "POST" and form.is_valid():
         try:

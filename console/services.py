@@ -176,7 +176,6 @@ def _withdraw(session: ConsoleSession, why: str) -> bool:
     _tell_consumer(session, CloseReason.WITHDRAWN)
     audit_record(
         action="console withdrawn",
-        actor_label=session.user.get_username(),
         tenant=session.tenant,
         target=f"{session.server.name}/{session.guest_type}/{session.vmid}",
         details={"session": session.pk, "user": session.user.get_username(), "why": why},

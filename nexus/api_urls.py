@@ -6,6 +6,7 @@ from rest_framework.routers import APIRootView
 from accounts.urls import api_urlpatterns as accounts_api
 from console.urls import api_urlpatterns as console_api
 from servers.urls import api_urlpatterns as servers_api
+from tenants.urls import api_urlpatterns as tenants_api
 from vms.urls import api_urlpatterns as vms_api
 
 urlpatterns = [
@@ -15,6 +16,7 @@ urlpatterns = [
             api_root_dict={
                 "servers": "server-list",
                 "console-sessions": "console-session-list",
+                "tenants": "tenant-list",
                 "tokens": "token-list",
                 "users": "user-list",
             }
@@ -25,4 +27,5 @@ urlpatterns = [
     *vms_api,
     *console_api,
     *accounts_api,
+    *tenants_api,
 ]

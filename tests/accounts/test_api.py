@@ -10,8 +10,8 @@ from guardian.shortcuts import assign_perm
 from accounts.models import ApiToken
 from accounts.services import user_delete
 from audit.models import AuditEvent
-from tenants import roles
 from nexus.errors import ApplicationError
+from tenants import roles
 from tenants.models import Membership
 from tests.conftest import make_user
 
