@@ -31,6 +31,7 @@ class ApiTokenViewSet(
     """Your personal API tokens: send one as `Authorization: Bearer <token>`. The key is shown once, on creation."""
 
     serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.none()  # for the schema; get_queryset gives the user's own
 
     def get_queryset(self):
         return api_tokens_of(self.request.user)
@@ -73,6 +74,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
     stays. The last platform admin cannot be deleted."""
 
     serializer_class = UserSerializer
+    queryset = get_user_model().objects.none()  # for the schema; get_queryset checks the caller
 
     def get_queryset(self):
         return users_for_operator(self.request.user)

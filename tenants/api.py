@@ -86,6 +86,7 @@ class TenantListView(APIView):
 
     serializer_class = TenantSerializer
 
+    @extend_schema(operation_id="tenants_list", responses=TenantSerializer(many=True))
     def get(self, request):
         tenants = Tenant.objects.restrict(request.user, roles.VIEW_TENANT)
         return Response(TenantSerializer(tenants, many=True).data)
@@ -175,6 +176,7 @@ class MemberListView(APIView):
 
     serializer_class = MemberSerializer
 
+    @extend_schema(operation_id="tenants_members_list", responses=MemberSerializer(many=True))
     def get(self, request, slug):
         tenant = _tenant(request, slug, roles.VIEW_MEMBERS)
         return Response(MemberSerializer(selectors.members_of(tenant), many=True).data)
@@ -243,6 +245,7 @@ class GrantListView(APIView):
 
     serializer_class = GrantSerializer
 
+    @extend_schema(operation_id="tenants_grants_list", responses=GrantSerializer(many=True))
     def get(self, request, slug):
         tenant = _tenant(request, slug, roles.VIEW_MEMBERS)
         return Response(GrantSerializer(grants.grants_of(tenant), many=True).data)
