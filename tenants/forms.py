@@ -75,8 +75,12 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150, label="User")
     action = forms.CharField(required=False, max_length=64)
     target = forms.CharField(required=False, max_length=255)
-    since = forms.DateTimeField(required=False, label="From")
-    until = forms.DateTimeField(required=False, label="Until")
+    since = forms.DateTimeField(
+        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
 
     def filters(self):
         from .timeline import Filters
