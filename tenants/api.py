@@ -100,23 +100,29 @@ class TenantListView(APIView):
         return Response(TenantSerializer(tenant).data, status=status.HTTP_201_CREATED)
 
 
-class TenantDetailView(APIView):
+class _TenantFieldsView(APIView):
+    """Read a tenant's fields of `serializer_class` (members), change them (admins; some platform admins only)."""
+
+    serializer_class = None
+
+    def get(self, request, slug):
+        return Response(self.serializer_class(_tenant(request, slug)).data)
+
+    def put(self, request, slug, partial=False):
+        tenant = _tenant(request, slug, roles.CHANGE_TENANT)
+        fields = _changes(self.serializer_class, request, tenant, partial)
+        tenant = services.tenant_update(tenant=tenant, actor=request.user, **fields)
+        return Response(self.serializer_class(tenant).data)
+
+    def patch(self, request, slug):
+        return self.put(request, slug, partial=True)
+
+
+class TenantDetailView(_TenantFieldsView):
     """One tenant: members read it, its admins change its name, description and logo; platform admins also its
     slug and state, and delete it."""
 
     serializer_class = TenantSerializer
-
-    def get(self, request, slug):
-        return Response(TenantSerializer(_tenant(request, slug)).data)
-
-    def put(self, request, slug, partial=False):
-        tenant = _tenant(request, slug, roles.CHANGE_TENANT)
-        fields = _changes(TenantSerializer, request, tenant, partial)
-        tenant = services.tenant_update(tenant=tenant, actor=request.user, **fields)
-        return Response(TenantSerializer(tenant).data)
-
-    def patch(self, request, slug):
-        return self.put(request, slug, partial=True)
 
     def delete(self, request, slug):
         tenant = _tenant(request, slug)
@@ -126,23 +132,11 @@ class TenantDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TenantSettingsView(APIView):
+class TenantSettingsView(_TenantFieldsView):
     """A tenant's console and power settings: members read them, admins change them; the server limit is the
     platform admins' to change."""
 
     serializer_class = TenantSettingsSerializer
-
-    def get(self, request, slug):
-        return Response(TenantSettingsSerializer(_tenant(request, slug)).data)
-
-    def put(self, request, slug, partial=False):
-        tenant = _tenant(request, slug, roles.CHANGE_TENANT)
-        fields = _changes(TenantSettingsSerializer, request, tenant, partial)
-        tenant = services.tenant_update(tenant=tenant, actor=request.user, **fields)
-        return Response(TenantSettingsSerializer(tenant).data)
-
-    def patch(self, request, slug):
-        return self.put(request, slug, partial=True)
 
 
 class MemberSerializer(serializers.ModelSerializer):

@@ -70,13 +70,19 @@ def _events(user, filters: Filters) -> QuerySet:
         events = events.filter(Q(actor__username=filters.actor) | Q(actor__isnull=True, actor_label=filters.actor))
     if filters.action:
         events = events.filter(action__icontains=filters.action)
-    if filters.target:
-        events = events.filter(target__icontains=filters.target)
-    if filters.since:
-        events = events.filter(created_at__gte=filters.since)
-    if filters.until:
-        events = events.filter(created_at__lt=filters.until)
+    events = _narrow(events, filters, target="target", time="created_at")
     return events.select_related("actor", "tenant").order_by("-created_at", "-pk")
+
+
+def _narrow(queryset: QuerySet, filters: Filters, *, target: str, time: str) -> QuerySet:
+    """The filters both tables share, on their own fields: part of the target's name, and the time span."""
+    if filters.target:
+        queryset = queryset.filter(**{f"{target}__icontains": filters.target})
+    if filters.since:
+        queryset = queryset.filter(**{f"{time}__gte": filters.since})
+    if filters.until:
+        queryset = queryset.filter(**{f"{time}__lt": filters.until})
+    return queryset
 
 
 def _change_action(entry: LogEntry) -> str:
@@ -105,12 +111,7 @@ def _changes(user, filters: Filters) -> QuerySet:
                 if wanted in f"{model._meta.verbose_name} {verb}".lower():
                     matching |= Q(content_type=content_type, action=code)
         changes = changes.filter(matching)
-    if filters.target:
-        changes = changes.filter(object_repr__icontains=filters.target)
-    if filters.since:
-        changes = changes.filter(timestamp__gte=filters.since)
-    if filters.until:
-        changes = changes.filter(timestamp__lt=filters.until)
+    changes = _narrow(changes, filters, target="object_repr", time="timestamp")
     return changes.select_related("actor", "content_type").order_by("-timestamp", "-pk")
 
 

@@ -83,37 +83,28 @@ async def test_taking_back_a_grant_ends_the_grantees_console(sim_server):
     await assert_withdrawn(ticket, communicator)
 
 
-async def test_deactivating_the_user_ends_their_console(manager_a, sim_server):
-    ticket, communicator = await open_console(manager_a, sim_server)
-    manager_a.is_active = False
-    await manager_a.asave()
-    await assert_withdrawn(ticket, communicator)
-
-
 async def test_deleting_the_user_ends_their_console(manager_a, sim_server):
     _, communicator = await open_console(manager_a, sim_server)
     await manager_a.adelete()
     assert await closed_with(communicator) == WITHDRAWN
 
 
-async def test_deactivating_the_tenant_ends_its_consoles(manager_a, sim_server, tenant_a):
+@pytest.mark.parametrize(
+    "owner, switch",
+    [
+        ("manager_a", "is_active"),  # the user deactivated
+        ("tenant_a", "is_active"),  # the tenant deactivated
+        ("tenant_a", "console_enabled"),  # the tenant's consoles turned off
+        ("sim_server", "is_active"),  # the server deactivated
+    ],
+)
+async def test_switching_off_a_user_tenant_server_or_consoles_ends_the_console(
+    request, manager_a, sim_server, owner, switch
+):
     ticket, communicator = await open_console(manager_a, sim_server)
-    tenant_a.is_active = False
-    await tenant_a.asave()
-    await assert_withdrawn(ticket, communicator)
-
-
-async def test_turning_consoles_off_ends_the_open_ones(manager_a, sim_server, tenant_a):
-    ticket, communicator = await open_console(manager_a, sim_server)
-    tenant_a.console_enabled = False
-    await tenant_a.asave()
-    await assert_withdrawn(ticket, communicator)
-
-
-async def test_deactivating_the_server_ends_its_consoles(manager_a, sim_server):
-    ticket, communicator = await open_console(manager_a, sim_server)
-    sim_server.is_active = False
-    await sim_server.asave()
+    obj = await sync_to_async(request.getfixturevalue)(owner)
+    setattr(obj, switch, False)
+    await obj.asave()
     await assert_withdrawn(ticket, communicator)
 
 
