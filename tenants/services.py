@@ -80,13 +80,20 @@ def _save(tenant: Tenant) -> None:
 
 
 def _find_user(identifier: str):
-    """The account a user name or e-mail address names (an address shared by several accounts names none)."""
+    """The account a user name or e-mail address names; None when none does. An address several accounts share
+    names none of them: the caller is asked for the user name instead."""
     User = get_user_model()
     identifier = identifier.strip()
     user = User.objects.filter(username=identifier).first()
     if user is None and "@" in identifier:
         matches = list(User.objects.filter(email__iexact=identifier)[:2])
-        user = matches[0] if len(matches) == 1 else None
+        if len(matches) > 1:
+            raise ApplicationError(
+                f"Several accounts have the address {identifier}: give the user name instead.",
+                status=409,
+                code="ambiguous_email",
+            )
+        user = matches[0] if matches else None
     return user
 
 

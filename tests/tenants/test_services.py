@@ -133,3 +133,15 @@ def test_the_grants_kinds_use_only_grantable_permissions():
     from tenants import grants
 
     assert {perm for kind in grants.kinds() for perm in kind.permissions.values()} <= roles.GRANTABLE
+
+
+def test_an_address_several_accounts_share_asks_for_the_user_name(tenant_a, admin_a, outsider):
+    from tests.conftest import make_user
+
+    twin = make_user("twin")
+    twin.email = outsider.email
+    twin.save()
+    with pytest.raises(ApplicationError) as refusal:
+        invite(tenant_a, admin_a, email=outsider.email)
+    assert refusal.value.code == "ambiguous_email"
+    assert get_user_model().objects.filter(email=outsider.email).count() == 2
