@@ -102,7 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "nexus.middleware.AuditedChanges",
     "axes.middleware.AxesMiddleware",
     "nexus.middleware.reject_nul_bytes",
 ]

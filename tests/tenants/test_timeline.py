@@ -123,3 +123,17 @@ def test_the_export_reads_in_chunks(monkeypatch, client, tenant_a, platform_admi
     response = client.get(reverse("api:audit-export"), {"action": "event"})
     lines = [line for line in b"".join(response.streaming_content).decode().splitlines() if line]
     assert [line.split(",")[4] for line in lines[1:]] == [f"event {number}" for number in range(4, -1, -1)]
+
+
+def test_a_changes_address_is_the_clients_not_a_forged_header(client, tenant_a, admin_a):
+    from auditlog.models import LogEntry
+
+    client.force_login(admin_a)
+    client.patch(
+        reverse("api:tenant-detail", args=["tenant-a"]),
+        {"name": "Renamed"},
+        content_type="application/json",
+        HTTP_X_FORWARDED_FOR="203.0.113.9",
+        REMOTE_ADDR="192.0.2.44",
+    )
+    assert LogEntry.objects.get_for_object(tenant_a).latest().remote_addr == "192.0.2.44"
