@@ -20,8 +20,9 @@ from .services import api_token_create, api_token_revoke, user_delete
 RESET_LIMIT_PER_EMAIL = 3
 RESET_LIMIT_PER_ADDRESS = 10
 RESET_WINDOW = 3600
-# Wrong current passwords on the change form before it stops checking for a while (as the login does).
-CHANGE_FAILURE_LIMIT = 5
+# Attempts on the change form (each checks the current password) before it stops checking for a while, as the
+# login does: a stolen session must not become a way to guess the password.
+CHANGE_ATTEMPT_LIMIT = 5
 CHANGE_WINDOW = 15 * 60
 
 
@@ -64,7 +65,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     success_url = reverse_lazy("accounts:password-change")
 
     def post(self, request, *args, **kwargs):
-        if rate_limited(f"password-change:{request.user.pk}", limit=CHANGE_FAILURE_LIMIT, window=CHANGE_WINDOW):
+        if rate_limited(f"password-change:{request.user.pk}", limit=CHANGE_ATTEMPT_LIMIT, window=CHANGE_WINDOW):
             messages.error(request, "Too many attempts. Try again in a few minutes.")
             return self.render_to_response(self.get_context_data(), status=429)
         return super().post(request, *args, **kwargs)
