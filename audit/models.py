@@ -25,9 +25,20 @@ class AuditEvent(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
+    # tenants.access: a tenant's events are read by those who may read its audit log (platform admins read all,
+    # those of no tenant too). A permission name only: audit imports no app.
+    tenant_path = "tenant"
+    grant_path = None
+    view_permission = "tenants.view_audit"
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["tenant", "-created_at"], name="audit_tenant_recent")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label or '-'} {self.action} {self.outcome}"
+
+    @property
+    def actor_deleted(self) -> bool:
+        """The account that acted was deleted since (a failed login never had one: it names what was tried)."""
+        return self.actor_id is None and bool(self.actor_label) and self.action != "login"

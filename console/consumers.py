@@ -41,6 +41,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     relay = None
     relay_task = None
     browser = None
+    end_reason = CloseReason.TERMINATED  # what a control message ended the session for
 
     async def connect(self):
         self.session = await database_sync_to_async(console_session_claim)(
@@ -48,6 +49,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             user=self.scope["user"],
             channel_name=self.channel_name,
             client_ip=scope_client_ip(self.scope),
+            login_key=getattr(self.scope.get("session"), "session_key", None),
         )
         if self.session is None:
             await self.close()  # before accept: the handshake is refused with 403
@@ -90,8 +92,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
                 self.relay_task.cancel()
 
     async def console_terminate(self, event):
+        self.end_reason = CloseReason[event.get("reason", CloseReason.TERMINATED.name)]
         if self.relay is not None:
-            self.relay.terminate()
+            self.relay.terminate(self.end_reason)
         elif self.relay_task is not None:
             self.relay_task.cancel()
 
@@ -121,8 +124,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await database_sync_to_async(console_session_close)(session=session, reason=reason)
             return
         except asyncio.CancelledError:
-            await self._close_browser(CloseReason.TERMINATED.code, CloseReason.TERMINATED.text)
-            await database_sync_to_async(console_session_close)(session=session, reason=CloseReason.TERMINATED)
+            reason = self.end_reason
+            await self._close_browser(reason.code, reason.text)
+            await database_sync_to_async(console_session_close)(session=session, reason=reason)
             return
         self.relay = Relay(
             self.browser,

@@ -38,6 +38,8 @@ class ConsoleSession(models.Model):
     bytes_to_server = models.BigIntegerField(default=0)
     close_reason = models.CharField(max_length=32, choices=CLOSE_REASONS, blank=True)
     channel_name = models.CharField(max_length=255, blank=True, editable=False)
+    # SHA-256 of the login session's key the console was opened from: logging out of it ends the console.
+    login_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = ConsoleSessionQuerySet.as_manager()
 

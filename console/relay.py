@@ -47,6 +47,9 @@ class CloseReason(enum.Enum):
     IDLE_TIMEOUT = (4408, "The console was closed after a period without input.")
     MAX_DURATION = (4409, "The console reached its maximum duration.")
     TERMINATED = (4410, "The console was ended by an administrator.")
+    # Ended because the user may no longer open it: removed, role lowered, grant taken back, account or tenant or
+    # server deactivated, consoles turned off, or logged out.
+    WITHDRAWN = (4411, "Your access was withdrawn: this console was closed.")
     ERROR = (4500, "The console failed.")
     UPSTREAM_CLOSED = (4501, "Proxmox closed the console (the guest may have stopped).")
     UPSTREAM_UNREACHABLE = (4502, "Proxmox is unreachable.")
@@ -65,6 +68,7 @@ _FINAL_REASONS = frozenset(
         CloseReason.IDLE_TIMEOUT,
         CloseReason.MAX_DURATION,
         CloseReason.TERMINATED,
+        CloseReason.WITHDRAWN,
     }
 )
 
@@ -131,14 +135,16 @@ class Relay:
         self._clock = clock
         self._parser = ClientMessageParser()
         self._terminated = asyncio.Event()
+        self._termination = CloseReason.TERMINATED
         self._tasks: set[asyncio.Task] = set()
         self._started = clock()
         self.last_activity = self._started
         self.bytes_to_browser = 0
         self.bytes_to_upstream = 0
 
-    def terminate(self) -> None:
-        """End the session as TERMINATED (an administrator's decision)."""
+    def terminate(self, reason: CloseReason = CloseReason.TERMINATED) -> None:
+        """End the session for `reason`: TERMINATED (an administrator's decision) or WITHDRAWN (access taken away)."""
+        self._termination = reason
         self._terminated.set()
 
     async def run(self) -> CloseReason:
@@ -251,7 +257,7 @@ class Relay:
 
     async def _until_terminated(self) -> CloseReason:
         await self._terminated.wait()
-        return CloseReason.TERMINATED
+        return self._termination
 
     async def _watch_deadlines(self) -> CloseReason:
         idle_timeout, max_duration = self.limits.idle_timeout, self.limits.max_duration

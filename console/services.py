@@ -8,6 +8,7 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -28,6 +29,11 @@ TERMINATE_MESSAGE = "console.terminate"
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login_hash(session_key: str | None) -> str:
+    """What a console records of the login session it was opened from (never the session key itself)."""
+    return _token_hash(session_key) if session_key else ""
 
 
 @dataclass(frozen=True)
@@ -77,8 +83,12 @@ def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip
     return ConsoleTicket(session=session, token=token)
 
 
-def console_session_claim(*, token: str, user, channel_name: str, client_ip: str | None) -> ConsoleSession | None:
-    """Use a token once. None when it is unknown, used, expired, someone else's, or no longer allowed."""
+def console_session_claim(
+    *, token: str, user, channel_name: str, client_ip: str | None, login_key: str | None = None
+) -> ConsoleSession | None:
+    """Use a token once. None when it is unknown, used, expired, someone else's, or no longer allowed.
+
+    `login_key` is the key of the login session the WebSocket came with: logging out of it ends the console."""
     if not user.is_authenticated or not token:
         return None
     now = timezone.now()
@@ -90,15 +100,28 @@ def console_session_claim(*, token: str, user, channel_name: str, client_ip: str
             opened_at__isnull=True,
             closed_at__isnull=True,  # ended by an administrator before it was used
             token_expires_at__gt=now,
-        ).update(opened_at=now, channel_name=channel_name)
+        ).update(opened_at=now, channel_name=channel_name, login_hash=login_hash(login_key))
         if not claimed:
             return None
-        session = ConsoleSession.objects.select_related("server__tenant", "tenant").get(token_hash=_token_hash(token))
-    if not (access.can(user, roles.OPEN_CONSOLE, session.server) and session.tenant.console_enabled):
+        session = ConsoleSession.objects.select_related("user", "server__tenant", "tenant").get(
+            token_hash=_token_hash(token)
+        )
+    if not _still_allowed(session):
         console_session_close(session=session, reason=CloseReason.FORBIDDEN)
         return None
     _audit("console opened", session, actor=user, client_ip=client_ip)
     return session
+
+
+def _still_allowed(session: ConsoleSession) -> bool:
+    """Whether the session's user may still open its console: their account, the tenant's and the server's state,
+    the tenant's console switch, and their role or grant (through the choke point, never assumed)."""
+    return (
+        session.user.is_active
+        and session.server.is_active
+        and session.tenant.console_enabled
+        and access.can(session.user, roles.OPEN_CONSOLE, session.server)
+    )
 
 
 def console_session_close(
@@ -132,10 +155,51 @@ def console_sessions_close_stale() -> int:
     return expired + len(stale)
 
 
+def _tell_consumer(session: ConsoleSession, reason: CloseReason) -> None:
+    """Ask the session's consumer, wherever it runs, to close both sides with `reason`."""
+    if session.channel_name:
+        message = {"type": TERMINATE_MESSAGE, "reason": reason.name}
+        async_to_sync(get_channel_layer().send)(session.channel_name, message)
+
+
 def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str | None = None) -> None:
     """End a session: recorded as ended at once; its consumer gets a control message and closes both sides."""
     if not console_session_close(session=session, reason=CloseReason.TERMINATED):
         raise ApplicationError("This console session has already ended.", status=409, code="already_closed")
-    if session.channel_name:
-        async_to_sync(get_channel_layer().send)(session.channel_name, {"type": TERMINATE_MESSAGE})
+    _tell_consumer(session, CloseReason.TERMINATED)
     _audit("console terminated", session, actor=actor, client_ip=client_ip, user=session.user.get_username())
+
+
+def _withdraw(session: ConsoleSession, why: str) -> bool:
+    if not console_session_close(session=session, reason=CloseReason.WITHDRAWN):
+        return False  # ended meanwhile
+    _tell_consumer(session, CloseReason.WITHDRAWN)
+    audit_record(
+        action="console withdrawn",
+        tenant=session.tenant,
+        target=f"{session.server.name}/{session.guest_type}/{session.vmid}",
+        details={"session": session.pk, "user": session.user.get_username(), "why": why},
+    )
+    return True
+
+
+def console_sessions_withdraw(*, sessions: QuerySet) -> int:
+    """End those of `sessions` still open whose user may no longer open them (re-checked one by one through the
+    choke point); returns how many ended. Called whenever access is taken away (console.receivers)."""
+    candidates = sessions.open().select_related("user", "server__tenant", "tenant")
+    return sum(_withdraw(session, "access withdrawn") for session in candidates if not _still_allowed(session))
+
+
+def console_sessions_end_login(*, user, session_key: str | None) -> int:
+    """End the consoles opened from one login session (the user logged out of it); returns how many ended."""
+    if not session_key:
+        return 0
+    sessions = ConsoleSession.objects.open().filter(user=user, login_hash=login_hash(session_key))
+    return sum(_withdraw(session, "logged out") for session in sessions.select_related("user", "server", "tenant"))
+
+
+def console_sessions_end_now(*, sessions) -> None:
+    """Tell the consumers of open `sessions` to close at once: their records are about to be deleted with
+    their user, server or tenant, so nothing is re-checked or recorded."""
+    for session in sessions:
+        _tell_consumer(session, CloseReason.WITHDRAWN)

@@ -1,8 +1,10 @@
 """Request checks that hold for every view."""
 
+from auditlog.middleware import AuditlogMiddleware
 from django.http import HttpResponseBadRequest, JsonResponse
 
 from .api import error_body
+from .http import client_ip
 
 API_PREFIX = "/api/"
 
@@ -25,3 +27,12 @@ def reject_nul_bytes(get_response):
         return get_response(request)
 
     return middleware
+
+
+class AuditedChanges(AuditlogMiddleware):
+    """django-auditlog's middleware, recording the client address as everything else does (nexus.http): its own
+    takes the leftmost X-Forwarded-For, which the client writes."""
+
+    @staticmethod
+    def _get_remote_addr(request):
+        return client_ip(request)

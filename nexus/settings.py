@@ -80,7 +80,9 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
     "channels",
+    "knox",
     "nexus",
+    "accounts",
     "tenants",
     "servers",
     "vms",
@@ -100,7 +102,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "auditlog.middleware.AuditlogMiddleware",
+    "nexus.middleware.AuditedChanges",
     "axes.middleware.AxesMiddleware",
     "nexus.middleware.reject_nul_bytes",
 ]
@@ -191,8 +193,31 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_VERBOSE = False
 
+# Personal API tokens (django-rest-knox, accounts.ApiToken): `Authorization: Bearer <key>`, stored as a SHA-512
+# digest; they last until their chosen expiry (or for ever) and are revoked by their owner.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Bearer", "TOKEN_TTL": None}
+# knox's own migrations create its default token table (unswapped) with a key to users: a table nobody uses, that
+# PostgreSQL will not let the test database truncate users without. Its one model here is accounts.ApiToken.
+MIGRATION_MODULES = {"knox": None}
+
+# Mail (password reset, invitations): printed on the console unless an SMTP server is configured.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="nexus@localhost")
+# How long an invitation's or a password reset's one-time link works.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # A token first: an anonymous request is then answered 401 with `WWW-Authenticate: Bearer`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "nexus.api.exception_handler",

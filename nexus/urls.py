@@ -16,6 +16,7 @@ admin.site.index_title = "Platform administration"
 
 urlpatterns = [
     path("", include(([path("", views.home, name="home")], "portal"))),
+    path("", include("accounts.urls")),
     path("", include("tenants.urls")),
     path("", include("vms.urls")),
     path("", include("console.urls")),

@@ -76,6 +76,10 @@ class ProxmoxServer(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_additional_data(self) -> dict:
+        """What django-auditlog keeps with each change, so the tenant's audit log finds it."""
+        return {"tenant": self.tenant_id}
+
     @property
     def token_secret(self) -> str:
         return crypto.decrypt(self.token_secret_encrypted)

@@ -1,5 +1,8 @@
+from functools import cache
+
 from django.utils.functional import SimpleLazyObject
 
+from . import access
 from .selectors import tenant_current, tenants_reachable
 
 # The header's switcher lists at most this many; operators of more tenants use the overview.
@@ -11,7 +14,10 @@ def tenant_nav(request):
     user = getattr(request, "user", None)  # absent on error pages drawn before authentication
     if user is None or not user.is_authenticated:
         return {}
+    current = cache(lambda: tenant_current(request))
     return {
-        "current_tenant": SimpleLazyObject(lambda: tenant_current(request)),
+        "current_tenant": SimpleLazyObject(current),
         "switchable_tenants": SimpleLazyObject(lambda: list(tenants_reachable(user)[:SWITCHER_LIMIT])),
+        # What the user may do in the current tenant, for the header's links to its pages.
+        "tenant_perms": SimpleLazyObject(lambda: access.permissions(user, current()) if current() else frozenset()),
     }

@@ -70,6 +70,10 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_additional_data(self) -> dict:
+        """What django-auditlog keeps with each change, so the tenant's audit log finds it."""
+        return {"tenant": self.pk}
+
 
 class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -83,3 +87,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.get_role_display().lower()} of {self.tenant}"
+
+    def get_additional_data(self) -> dict:
+        return {"tenant": self.tenant_id}

@@ -1,9 +1,10 @@
 """Reads of tenants for a user, through the choke point; and the tenant the user works in now."""
 
 from django.db.models import QuerySet
+from django.http import Http404
 
 from . import access
-from .models import Tenant
+from .models import Membership, Tenant
 
 # The session key that remembers the tenant a user chose in the header.
 CURRENT_TENANT = "current_tenant"
@@ -24,3 +25,16 @@ def tenant_current(request) -> Tenant | None:
         if slug and (tenant := reachable.filter(slug=slug).first()):
             return tenant
     return reachable.first()
+
+
+def members_of(tenant: Tenant) -> QuerySet:
+    """A tenant's memberships, by user name (the caller has checked the user may see them)."""
+    return tenant.memberships.select_related("user").order_by("user__username")
+
+
+def member_of(tenant: Tenant, member_id) -> Membership:
+    """One membership of the tenant; 404 for any other."""
+    try:
+        return members_of(tenant).get(pk=member_id)
+    except (Membership.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such member.") from None

@@ -2,7 +2,8 @@
 
 Each route has one row: for each HTTP method it takes, what each kind of user gets. Outsiders and other
 tenants get 404 (never a hint that the object exists), read-only users 403 for actions, anonymous callers are
-refused (pages send them to the login). Methods a route does not take are refused for everyone. Meta-tests
+refused: the API answers 401 (with WWW-Authenticate, so a script knows to log in), pages send them to the login.
+Methods a route does not take are refused for everyone. Meta-tests
 walk the whole URL resolver and the ASGI WebSocket router and fail for a route without a row.
 
 The callers:
@@ -25,8 +26,10 @@ from django.contrib import admin
 from django.db import connections
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
+from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm
 
+from accounts.services import api_token_create
 from console.services import console_session_request
 from tenants import roles
 from tenants.models import Membership, Tenant
@@ -51,7 +54,7 @@ GUEST = 100
 
 def expect(
     *,
-    anonymous=403,
+    anonymous=401,
     outsider=404,
     admin_b=404,
     grantee=200,
@@ -85,6 +88,14 @@ EVERYONE_LOGGED_IN = {"outsider": 200, "admin_b": 200}
 SESSION_MANAGERS_ONLY = {"grantee": 404, "viewer_a": 404, "manager_a": 404}
 CONSOLE_OPENERS = {"viewer_a": 403, "grantee": 201, "manager_a": 201, "admin_a": 201, "platform_admin": 201}
 LOGGED_IN_REDIRECTED = dict.fromkeys(USERS[2:], 302)
+PLATFORM_ADMINS_ONLY = dict.fromkeys(["outsider", "admin_b", "grantee", "viewer_a", "manager_a", "admin_a"], 403)
+# Who sees a tenant (its members; a single-server grant does not show the tenant), who reads its members and
+# grants (admins, managers), who changes them and its settings (admins).
+TENANT_MEMBERS = {"grantee": 404}
+MEMBER_READERS = {"grantee": 404, "viewer_a": 403}
+TENANT_ADMINS = {"grantee": 404, "viewer_a": 403, "manager_a": 403}
+# The manager's own token: only they see or revoke it.
+TOKEN_OWNER_ONLY = {"grantee": 404, "viewer_a": 404, "admin_a": 404, "platform_admin": 404}
 
 # route (namespace:name, or the pattern of an unnamed route) -> (url args from the objects, {method: expected})
 ROUTES = {
@@ -123,6 +134,123 @@ ROUTES = {
         {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **SESSION_MANAGERS_ONLY)},
     ),
     "favicon": (lambda o: [], {"get": everyone(302)}),
+    # Accounts: tokens and the password are everyone's own; reset works without a login; users are the operators'.
+    "accounts:tokens": (
+        lambda o: [],
+        {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN), "post": expect(anonymous=302, **EVERYONE_LOGGED_IN)},
+    ),
+    "accounts:token-revoke": (
+        lambda o: [o["token"].pk],
+        {"post": expect(anonymous=302, manager_a=302, **{**TOKEN_OWNER_ONLY, "platform_admin": 404})},
+    ),
+    "accounts:password-change": (
+        lambda o: [],
+        {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN), "post": expect(anonymous=302, **EVERYONE_LOGGED_IN)},
+    ),
+    "accounts:password-reset": (lambda o: [], {"get": everyone(200), "post": everyone(200)}),
+    "accounts:password-reset-sent": (lambda o: [], {"get": everyone(200)}),
+    # A link that is no (longer a) valid one: the page says so, to anyone.
+    "accounts:password-reset-confirm": (
+        lambda o: ["MQ", "set-password"],
+        {"get": everyone(200), "post": everyone(200)},
+    ),
+    "accounts:password-reset-done": (lambda o: [], {"get": everyone(200)}),
+    "accounts:users": (lambda o: [], {"get": expect(anonymous=302, **PLATFORM_ADMINS_ONLY)}),
+    "accounts:user-delete": (
+        lambda o: [o["doomed"].pk],
+        {"post": expect(anonymous=302, platform_admin=302, **PLATFORM_ADMINS_ONLY)},
+    ),
+    # Tenants: pages.
+    "tenants:members": (lambda o: [o["tenant"]], {"get": expect(anonymous=302, **MEMBER_READERS)}),
+    # An empty form changes nothing: back to the members page with the errors.
+    "tenants:member-add": (
+        lambda o: [o["tenant"]],
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **TENANT_ADMINS)},
+    ),
+    "tenants:member-role": (
+        lambda o: [o["tenant"], o["member"].pk],
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **TENANT_ADMINS)},
+    ),
+    "tenants:member-remove": (
+        lambda o: [o["tenant"], o["member"].pk],
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **TENANT_ADMINS)},
+    ),
+    "tenants:grant-add": (
+        lambda o: [o["tenant"]],
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **TENANT_ADMINS)},
+    ),
+    "tenants:grant-revoke": (
+        lambda o: [o["tenant"], o["grant"]],
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **TENANT_ADMINS)},
+    ),
+    "tenants:settings": (
+        lambda o: [o["tenant"]],
+        {
+            "get": expect(anonymous=302, **TENANT_ADMINS),
+            "post": expect(anonymous=302, admin_a=400, platform_admin=400, **TENANT_ADMINS),
+        },
+    ),
+    # Everyone logged in gets the page; who administers no tenant sees it empty.
+    "tenants:audit": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
+    # Tenants: the API. An empty body is invalid where fields are required, and changes nothing where not.
+    "api:tenant-list": (
+        lambda o: [],
+        {
+            "get": expect(**EVERYONE_LOGGED_IN),
+            "post": expect(platform_admin=400, **{**PLATFORM_ADMINS_ONLY, "grantee": 403}),
+        },
+    ),
+    "api:tenant-detail": (
+        lambda o: [o["tenant"]],
+        {
+            "get": expect(**TENANT_MEMBERS),
+            "put": expect(admin_a=400, platform_admin=400, **TENANT_ADMINS),
+            "patch": expect(**TENANT_ADMINS),
+            # Tenant A still has its server: deleting it is refused until the servers are gone.
+            "delete": expect(platform_admin=409, **{**TENANT_ADMINS, "admin_a": 403}),
+        },
+    ),
+    "api:tenant-settings": (
+        lambda o: [o["tenant"]],
+        {
+            "get": expect(**TENANT_MEMBERS),
+            "put": expect(admin_a=400, platform_admin=400, **TENANT_ADMINS),
+            "patch": expect(**TENANT_ADMINS),
+        },
+    ),
+    "api:member-list": (
+        lambda o: [o["tenant"]],
+        {"get": expect(**MEMBER_READERS), "post": expect(admin_a=400, platform_admin=400, **TENANT_ADMINS)},
+    ),
+    "api:member-detail": (
+        lambda o: [o["tenant"], o["member"].pk],
+        {
+            "get": expect(**MEMBER_READERS),
+            "put": expect(admin_a=400, platform_admin=400, **TENANT_ADMINS),
+            "patch": expect(admin_a=400, platform_admin=400, **TENANT_ADMINS),
+            "delete": expect(admin_a=204, platform_admin=204, **TENANT_ADMINS),
+        },
+    ),
+    "api:grant-list": (
+        lambda o: [o["tenant"]],
+        {"get": expect(**MEMBER_READERS), "post": expect(admin_a=400, platform_admin=400, **TENANT_ADMINS)},
+    ),
+    "api:grant-detail": (
+        lambda o: [o["tenant"], o["grant"]],
+        {"get": expect(**MEMBER_READERS), "delete": expect(admin_a=204, platform_admin=204, **TENANT_ADMINS)},
+    ),
+    "api:audit-list": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
+    "api:audit-export": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
+    "api:token-list": (
+        lambda o: [],
+        {"get": expect(**EVERYONE_LOGGED_IN), "post": expect(**dict.fromkeys(USERS[2:], 400))},
+    ),
+    "api:token-detail": (lambda o: [o["token"].pk], {"delete": expect(manager_a=204, **TOKEN_OWNER_ONLY)}),
+    "api:user-list": (lambda o: [], {"get": expect(**PLATFORM_ADMINS_ONLY)}),
+    "api:user-detail": (
+        lambda o: [o["doomed"].pk],
+        {"get": expect(**PLATFORM_ADMINS_ONLY), "delete": expect(platform_admin=204, **PLATFORM_ADMINS_ONLY)},
+    ),
     # The design system's live components: platform admins; everyone else goes to the admin's login.
     "design": (lambda o: [], {"get": {**everyone(302), "platform_admin": 200}}),
 }
@@ -154,7 +282,20 @@ def inactive_user(tenant_a):
 @pytest.fixture
 def objects(sim_server, manager_a):
     ticket = console_session_request(user=manager_a, server=sim_server, vmid=GUEST, client_ip=None)
-    return {"server": sim_server, "session": ticket.session}
+    token, _ = api_token_create(user=manager_a, name="script", expires_at=None, client_ip=None)
+    member = Membership.objects.create(user=make_user("member"), tenant=sim_server.tenant, role=Role.VIEWER)
+    customer = make_user("customer")
+    assign_perm(roles.VIEW_SERVER, customer, sim_server)
+    grant = UserObjectPermission.objects.get(user=customer).pk
+    return {
+        "server": sim_server,
+        "session": ticket.session,
+        "token": token,
+        "doomed": make_user("doomed"),
+        "tenant": sim_server.tenant.slug,
+        "member": member,
+        "grant": grant,
+    }
 
 
 @pytest.fixture

@@ -62,7 +62,8 @@ def test_the_page_gets_the_close_codes_from_the_relay(client, sim_server, manage
     assert close_codes == {reason.name: {"code": reason.code, "final": reason.final} for reason in CloseReason}
     assert close_codes["TERMINATED"] == {"code": 4410, "final": True}
     assert close_codes["UPSTREAM_CLOSED"] == {"code": 4501, "final": False}
-    # Stop rather than reconnect: login refused, forbidden, not running, idle, too long, ended by an administrator.
+    # Stop rather than reconnect: login refused, forbidden, not running, idle, too long, ended by an administrator,
+    # access withdrawn.
     assert {reason["code"] for reason in close_codes.values() if reason["final"]} == {
         4001,
         4003,
@@ -70,6 +71,7 @@ def test_the_page_gets_the_close_codes_from_the_relay(client, sim_server, manage
         4408,
         4409,
         4410,
+        4411,
     }
 
 

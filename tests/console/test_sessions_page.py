@@ -93,7 +93,7 @@ def test_ending_a_session_tells_its_consumer_and_records_who_ended_it(client, ad
 
     assert response.status_code == 302
     assert response["Location"] == f"{PAGE}?tenant=tenant-a"
-    assert async_to_sync(layer.receive)(channel) == {"type": TERMINATE_MESSAGE}
+    assert async_to_sync(layer.receive)(channel) == {"type": TERMINATE_MESSAGE, "reason": "TERMINATED"}
     event = AuditEvent.objects.get(action="console terminated")
     assert event.actor == admin_a and event.tenant == server_a.tenant and event.ip_address == "127.0.0.1"
     assert event.details == {"session": session.pk, "user": "manager-a"}

@@ -40,6 +40,16 @@ def pages(client, sim_server, admin_a, platform_admin):
         ("console", admin_a, reverse("console:page", args=[sim_server.pk, 100]), 200),
         ("console refused", admin_a, reverse("console:page", args=[sim_server.pk, 4242]), 404),
         ("design system", platform_admin, reverse("design"), 200),
+        ("members", admin_a, reverse("tenants:members", args=[sim_server.tenant.slug]), 200),
+        ("tenant settings", admin_a, reverse("tenants:settings", args=[sim_server.tenant.slug]), 200),
+        ("audit log", admin_a, reverse("tenants:audit"), 200),
+        ("API tokens", admin_a, reverse("accounts:tokens"), 200),
+        ("password change", admin_a, reverse("accounts:password-change"), 200),
+        ("password reset", None, reverse("accounts:password-reset"), 200),
+        ("password reset sent", None, reverse("accounts:password-reset-sent"), 200),
+        ("password set", None, reverse("accounts:password-reset-confirm", args=["MQ", "set-password"]), 200),
+        ("password set done", None, reverse("accounts:password-reset-done"), 200),
+        ("users", platform_admin, reverse("accounts:users"), 200),
     ]
 
 

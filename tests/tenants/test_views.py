@@ -30,3 +30,55 @@ def test_one_tenant_shows_without_a_switcher(client, admin_a):
     client.force_login(admin_a)
     page = client.get(reverse("portal:home")).content.decode()
     assert "Tenant A" in page and "Switch tenant" not in page
+
+
+def test_the_header_links_to_the_tenants_pages_for_who_may_use_them(client, tenant_a, admin_a, manager_a, viewer_a):
+    members, settings_page = (
+        reverse("tenants:members", args=["tenant-a"]),
+        reverse("tenants:settings", args=["tenant-a"]),
+    )
+    for user, sees_members, sees_settings in (
+        (admin_a, True, True),
+        (manager_a, True, False),
+        (viewer_a, False, False),
+    ):
+        client.force_login(user)
+        html = client.get(reverse("portal:home")).content.decode()
+        assert (f'href="{members}"' in html, f'href="{settings_page}"' in html) == (sees_members, sees_settings)
+
+
+def test_an_admin_adds_changes_and_removes_members_on_the_page(client, tenant_a, admin_a, outsider):
+    from tenants.models import Membership
+
+    client.force_login(admin_a)
+    page = client.post(
+        reverse("tenants:member-add", args=["tenant-a"]), {"user": "outsider", "role": "manager"}, follow=True
+    )
+    assert "Added outsider as manager." in page.content.decode()
+    membership = Membership.objects.get(user=outsider)
+    client.post(reverse("tenants:member-role", args=["tenant-a", membership.pk]), {"role": "viewer"})
+    assert Membership.objects.get(user=outsider).role == "viewer"
+    last = Membership.objects.get(user=admin_a)
+    refused = client.post(reverse("tenants:member-remove", args=["tenant-a", last.pk]), follow=True)
+    assert "is the last admin of Tenant A" in refused.content.decode()
+    client.post(reverse("tenants:member-remove", args=["tenant-a", membership.pk]))
+    assert not Membership.objects.filter(user=outsider).exists()
+
+
+def test_the_settings_page_saves_and_keeps_the_server_limit(client, tenant_a, admin_a):
+    client.force_login(admin_a)
+    form = {
+        "name": "Tenant A",
+        "description": "",
+        "logo_url": "https://example.com/logo.png",
+        "console_enabled": "",
+        "console_idle_timeout": "60",
+        "console_max_duration": "3600",
+        "allowed_power_actions": ["start"],
+        "max_servers": "500",
+    }
+    response = client.post(reverse("tenants:settings", args=["tenant-a"]), form, follow=True)
+    assert "Settings saved." in response.content.decode()
+    tenant_a.refresh_from_db()
+    assert (tenant_a.console_enabled, tenant_a.allowed_power_actions, tenant_a.max_servers) == (False, ["start"], 50)
+    assert '<img class="tenant-logo" src="https://example.com/logo.png"' in response.content.decode()

@@ -1,0 +1,124 @@
+"""Taking access away ends the open consoles it gave, at once, with their reason: against a running relay (the whole
+ASGI stack, the consumer and the simulator), not a mock."""
+
+import asgiref.sync
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from django.db import connections
+from django.test import Client
+from django.urls import reverse
+from guardian.shortcuts import assign_perm, remove_perm
+
+from audit.models import AuditEvent
+from console.relay import CloseReason
+from tenants import roles
+from tenants.models import Membership
+from tests.conftest import make_user
+from tests.console.sockets import Browser, closed_session, closed_with, open_socket, session_of, ticket_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WITHDRAWN = CloseReason.WITHDRAWN.code
+
+
+@pytest.fixture(autouse=True)
+async def close_connections_of_the_sync_thread():
+    yield
+    await asgiref.sync.sync_to_async(connections.close_all)()
+
+
+async def open_console(user, server, cookie=None):
+    """An open, relaying console of `user`: its ticket and its socket."""
+    ticket = await sync_to_async(ticket_for)(user, server)
+    communicator, connected, _ = await open_socket(user, ticket.websocket_path, cookie=cookie)
+    assert connected
+    await Browser(communicator).handshake()
+    return ticket, communicator
+
+
+async def assert_withdrawn(ticket, communicator):
+    assert await closed_with(communicator) == WITHDRAWN
+    assert (await closed_session(ticket)).close_reason == "withdrawn"
+
+
+async def assert_still_open(ticket, communicator):
+    assert await communicator.receive_nothing(timeout=0.3)
+    assert (await session_of(ticket)).is_open
+    await communicator.disconnect()
+    await closed_session(ticket)
+
+
+async def test_removing_a_member_ends_their_console_and_nobody_elses(manager_a, admin_a, sim_server):
+    ticket, communicator = await open_console(manager_a, sim_server)
+    others_ticket, others = await open_console(admin_a, sim_server)
+    await Membership.objects.filter(user=manager_a).adelete()
+    await assert_withdrawn(ticket, communicator)
+    await assert_still_open(others_ticket, others)
+    event = await AuditEvent.objects.aget(action="console withdrawn")
+    assert event.details["user"] == "manager-a" and event.tenant_id == sim_server.tenant_id
+
+
+async def test_lowering_a_role_below_the_console_ends_it(manager_a, sim_server):
+    ticket, communicator = await open_console(manager_a, sim_server)
+    await Membership.objects.filter(user=manager_a).aupdate(role=roles.Role.ADMIN)  # a bulk update: no signal
+    membership = await Membership.objects.aget(user=manager_a)
+    membership.role = roles.Role.VIEWER
+    await membership.asave()
+    await assert_withdrawn(ticket, communicator)
+
+
+async def test_raising_a_role_keeps_the_console(manager_a, sim_server):
+    ticket, communicator = await open_console(manager_a, sim_server)
+    membership = await Membership.objects.aget(user=manager_a)
+    membership.role = roles.Role.ADMIN
+    await membership.asave()
+    await assert_still_open(ticket, communicator)
+
+
+async def test_taking_back_a_grant_ends_the_grantees_console(sim_server):
+    grantee = await sync_to_async(make_user)("customer")
+    await sync_to_async(assign_perm)(roles.OPEN_CONSOLE, grantee, sim_server)
+    ticket, communicator = await open_console(grantee, sim_server)
+    await sync_to_async(remove_perm)(roles.OPEN_CONSOLE, grantee, sim_server)
+    await assert_withdrawn(ticket, communicator)
+
+
+async def test_deleting_the_user_ends_their_console(manager_a, sim_server):
+    _, communicator = await open_console(manager_a, sim_server)
+    await manager_a.adelete()
+    assert await closed_with(communicator) == WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    "owner, switch",
+    [
+        ("manager_a", "is_active"),  # the user deactivated
+        ("tenant_a", "is_active"),  # the tenant deactivated
+        ("tenant_a", "console_enabled"),  # the tenant's consoles turned off
+        ("sim_server", "is_active"),  # the server deactivated
+    ],
+)
+async def test_switching_off_a_user_tenant_server_or_consoles_ends_the_console(
+    request, manager_a, sim_server, owner, switch
+):
+    ticket, communicator = await open_console(manager_a, sim_server)
+    obj = await sync_to_async(request.getfixturevalue)(owner)
+    setattr(obj, switch, False)
+    await obj.asave()
+    await assert_withdrawn(ticket, communicator)
+
+
+def _logged_in_client(user) -> tuple[Client, bytes]:
+    client = Client()
+    client.force_login(user)
+    return client, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def test_logging_out_ends_the_consoles_of_that_login_only(manager_a, sim_server):
+    laptop, laptop_cookie = await sync_to_async(_logged_in_client)(manager_a)
+    _, phone_cookie = await sync_to_async(_logged_in_client)(manager_a)
+    ticket, communicator = await open_console(manager_a, sim_server, cookie=laptop_cookie)
+    phone_ticket, phone = await open_console(manager_a, sim_server, cookie=phone_cookie)
+    await sync_to_async(laptop.post)(reverse("logout"))
+    await assert_withdrawn(ticket, communicator)
+    await assert_still_open(phone_ticket, phone)
