@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin
 
-from .models import ApiToken
+from nexus.forms import ADMIN_FOREIGN_KEYS
+
+from .models import ApiToken, GroupMapping, OidcIdentity, OidcProvider, PlatformSecurity
 
 
 @admin.register(ApiToken)
@@ -12,3 +15,80 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # made by their owners, who alone see the key once
+
+
+@admin.register(PlatformSecurity)
+class PlatformSecurityAdmin(admin.ModelAdmin):
+    """The platform's sign-in policy: one row (the changelist shows it, or offers to make it)."""
+
+    list_display = ["__str__", "require_two_factor_for_platform_admins", "require_two_factor_for_everyone"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not PlatformSecurity.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OidcProviderAdminForm(forms.ModelForm):
+    # Write-only, as a Proxmox server's token secret: stored encrypted and never rendered back.
+    client_secret = forms.CharField(
+        label="Client secret",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the current secret.",
+    )
+
+    class Meta:
+        model = OidcProvider
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("client_secret"):
+            self.add_error("client_secret", "A new provider needs its client secret.")
+        return cleaned
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("client_secret"):
+            self.instance.client_secret = self.cleaned_data["client_secret"]
+        return super().save(commit)
+
+
+class GroupMappingInline(admin.TabularInline):
+    model = GroupMapping
+    extra = 0
+    autocomplete_fields = ["tenant"]
+    formfield_overrides = ADMIN_FOREIGN_KEYS
+
+
+@admin.register(OidcProvider)
+class OidcProviderAdmin(admin.ModelAdmin):
+    form = OidcProviderAdminForm
+    list_display = ["name", "slug", "issuer", "is_active", "create_users", "match_verified_email"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [GroupMappingInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_active"]}),
+        ("Provider", {"fields": ["issuer", "client_id", "client_secret", "scopes", "groups_claim"]}),
+        (
+            "Accounts",
+            {"fields": ["create_users", "match_verified_email", "password_login_disabled_domains"]},
+        ),
+        ("Two-factor", {"fields": ["mfa_amr_values", "mfa_acr_values"]}),
+    ]
+
+
+@admin.register(OidcIdentity)
+class OidcIdentityAdmin(admin.ModelAdmin):
+    """Which account each provider's subject logs in to; delete one to unlink it."""
+
+    list_display = ["provider", "subject", "user", "created_at", "last_login_at"]
+    list_filter = ["provider"]
+    search_fields = ["subject", "user__username", "user__email"]
+    fields = ["provider", "subject", "user", "created_at", "last_login_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False

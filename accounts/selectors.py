@@ -3,11 +3,16 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django_otp.models import Device
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 
 from tenants import access
+from tenants.models import Membership
 
-from .models import ApiToken
+from .models import ApiToken, GroupMapping, OidcProvider, PlatformSecurity, RecoveryCodes
 
 
 def api_tokens_of(user) -> QuerySet:
@@ -24,3 +29,85 @@ def users_for_operator(user) -> QuerySet:
     if not access.is_platform_admin(user):
         raise PermissionDenied("Only platform admins manage accounts.")
     return get_user_model().objects.annotate(tenant_count=Count("memberships")).order_by("username")
+
+
+# ------------------------------------------------------------------------------------------ two-factor authentication
+
+# The session's mark that an identity provider checked a second factor (accounts.sso): django-otp knows only its
+# own devices.
+SSO_SESSION = "accounts.sso"
+
+
+def totp_devices_of(user) -> QuerySet:
+    return TOTPDevice.objects.filter(user=user, confirmed=True)
+
+
+def passkeys_of(user) -> QuerySet:
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True)
+
+
+def recovery_codes_of(user) -> RecoveryCodes | None:
+    return RecoveryCodes.objects.filter(user=user).first()
+
+
+def has_authenticator(user) -> bool:
+    """Whether the user enrolled a second factor (a TOTP app or a passkey; recovery codes only stand in for one)."""
+    return totp_devices_of(user).exists() or passkeys_of(user).exists()
+
+
+def two_factor_required(user) -> bool:
+    """Whether the platform's policy or one of the user's tenants requires a second factor of this user."""
+    policy = PlatformSecurity.current()
+    if policy.require_two_factor_for_everyone or (policy.require_two_factor_for_platform_admins and user.is_superuser):
+        return True
+    return Membership.objects.filter(user=user, tenant__is_active=True, tenant__require_two_factor=True).exists()
+
+
+def session_passed_two_factor(request) -> bool:
+    """Whether this browser session's login used a second factor: a device of ours, or the identity provider's."""
+    user = request.user
+    if not user.is_authenticated:
+        return False
+    if getattr(user, "is_verified", None) and user.is_verified():
+        return True
+    return bool(request.session.get(SSO_SESSION, {}).get("mfa"))
+
+
+def device_of(user, kind: str, device_id) -> Device:
+    """One of the user's own devices, by kind ("totp", "passkey", "recovery"); 404 for anyone else's."""
+    querysets = {
+        "totp": totp_devices_of(user),
+        "passkey": passkeys_of(user),
+        "recovery": RecoveryCodes.objects.filter(user=user),
+    }
+    if kind not in querysets:
+        raise Http404("No such kind of device.")
+    return get_object_or_404(querysets[kind], pk=device_id)
+
+
+# ------------------------------------------------------------------------------------------------ single sign-on
+
+
+def oidc_providers_active() -> QuerySet:
+    return OidcProvider.objects.filter(is_active=True)
+
+
+def sso_provider_for_domain(email: str) -> OidcProvider | None:
+    """The active provider whose domain an address is in, when that domain's password login is turned off."""
+    domain = email.rpartition("@")[2].lower()
+    if not domain:
+        return None
+    return next((provider for provider in oidc_providers_active() if domain in provider.domains), None)
+
+
+def group_mappings_of(tenant) -> QuerySet:
+    return GroupMapping.objects.filter(tenant=tenant).select_related("provider")
+
+
+def users_with_two_factor() -> set[int]:
+    """The ids of every account with an authenticator (for the operators' list of users)."""
+    return {
+        user_id
+        for model in (TOTPDevice, WebAuthnCredential)
+        for user_id in model.objects.filter(confirmed=True).values_list("user_id", flat=True)
+    }

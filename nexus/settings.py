@@ -81,6 +81,9 @@ INSTALLED_APPS = [
     "axes",
     "channels",
     "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
     "nexus",
     "accounts",
     "tenants",
@@ -99,6 +102,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.two_factor_gate",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -161,6 +166,8 @@ CELERY_BEAT_SCHEDULE = {
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # A passkey alone logs in (it is possession and the user's PIN or fingerprint: two factors).
+    "django_otp_webauthn.backends.WebAuthnBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -191,7 +198,23 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
+# What axes keeps of a failed attempt's form never holds a second factor's code.
+AXES_SENSITIVE_PARAMETERS = ["password", "code"]
 AXES_VERBOSE = False
+
+# Two-factor authentication (django-otp): TOTP codes are checked against one step either side (clocks drift), and
+# guessing them is limited by the login rate limit above, as passwords are (django-otp's own per-device throttle
+# would refuse even a right code for a while after a typo). Passkeys: django-otp-webauthn, its relying party the
+# host the browser uses (accounts.passkeys).
+OTP_TOTP_ISSUER = "Proxmox VNC Nexus"
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_WEBAUTHN_RP_NAME = "Proxmox VNC Nexus"
+OTP_WEBAUTHN_RP_ID_CALLABLE = "accounts.passkeys.relying_party_id"
+OTP_WEBAUTHN_HELPER_CLASS = "accounts.passkeys.PasskeyHelper"
+# otp_webauthn.E030 asks for a fixed list of origins: the helper expects the host's own, which ALLOWED_HOSTS checked.
+SILENCED_SYSTEM_CHECKS += ["otp_webauthn.E030"]
+# Single sign-on (accounts.sso, authlib): seconds to wait for an identity provider before saying it is unreachable.
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)
 
 # Personal API tokens (django-rest-knox, accounts.ApiToken): `Authorization: Bearer <key>`, stored as a SHA-512
 # digest; they last until their chosen expiry (or for ever) and are revoked by their owner.

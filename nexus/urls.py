@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView, TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from accounts import views as account_views
 
 from . import api_urls, views
 
@@ -20,12 +21,10 @@ urlpatterns = [
     path("", include("tenants.urls")),
     path("", include("vms.urls")),
     path("", include("console.urls")),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True, http_method_names=["get", "post"]),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", account_views.LoginView.as_view(http_method_names=["get", "post"]), name="login"),
+    path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
+    # The admin logs in through the portal's login, with its second step.
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

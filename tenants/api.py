@@ -59,6 +59,7 @@ class TenantSettingsSerializer(serializers.ModelSerializer):
             "console_max_duration",
             "allowed_power_actions",
             "max_servers",
+            "require_two_factor",
         ]
 
 

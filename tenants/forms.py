@@ -58,7 +58,9 @@ class TenantSettingsForm(forms.ModelForm):
             "console_max_duration",
             "allowed_power_actions",
             "max_servers",
+            "require_two_factor",
         ]
+        labels = {"require_two_factor": "Require two-factor authentication for members"}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, platform_admin: bool, **kwargs):

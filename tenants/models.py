@@ -48,6 +48,11 @@ class Tenant(models.Model):
         validators=[MinValueValidator(60)],
         help_text="Seconds after which any console closes, however active.",
     )
+    require_two_factor = models.BooleanField(
+        default=False,
+        help_text="Members must use a second factor (TOTP or a passkey) to log in; those without one are taken to "
+        "enrolment and can do nothing else until they have enrolled.",
+    )
     allowed_power_actions = models.JSONField(
         default=default_power_actions,
         validators=[validate_power_actions],
