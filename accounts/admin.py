@@ -31,6 +31,7 @@ class PlatformSecurityAdmin(admin.ModelAdmin):
 
 
 class OidcProviderAdminForm(forms.ModelForm):
+    issuer = forms.URLField(assume_scheme="https", help_text=OidcProvider._meta.get_field("issuer").help_text)
     # Write-only, as a Proxmox server's token secret: stored encrypted and never rendered back.
     client_secret = forms.CharField(
         label="Client secret",

@@ -1,13 +1,17 @@
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from nexus.http import client_ip
 
 from .models import ApiToken
-from .selectors import api_token_of, api_tokens_of, users_for_operator
-from .services import api_token_create, api_token_revoke, user_delete
+from .selectors import api_token_of, api_tokens_of, may_create_api_token, users_for_operator
+from .services import api_token_create, api_token_revoke, two_factor_reset, user_delete
+
+TOKEN_NEEDS_TWO_FACTOR = "Creating an API token needs a browser session that passed two-factor authentication."
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -45,6 +49,8 @@ class ApiTokenViewSet(
         }
     )
     def create(self, request, *args, **kwargs):
+        if not may_create_api_token(request.user, request._request):
+            raise PermissionDenied(TOKEN_NEEDS_TWO_FACTOR)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, key = api_token_create(
@@ -78,6 +84,16 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destr
 
     def get_queryset(self):
         return users_for_operator(self.request.user)
+
+    @extend_schema(
+        request=None, responses={200: inline_serializer("TwoFactorReset", {"removed": serializers.IntegerField()})}
+    )
+    @action(detail=True, methods=["post"], url_path="reset-two-factor")
+    def reset_two_factor(self, request, pk=None):
+        """Remove every second factor of a user who lost theirs (audited); they enrol again at their next login
+        where 2FA is required."""
+        removed = two_factor_reset(user=self.get_object(), actor=request.user, client_ip=client_ip(request))
+        return Response({"removed": removed})
 
     def perform_destroy(self, instance):
         user_delete(user=instance, actor=self.request.user, client_ip=client_ip(self.request))

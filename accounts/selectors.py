@@ -111,3 +111,9 @@ def users_with_two_factor() -> set[int]:
         for model in (TOTPDevice, WebAuthnCredential)
         for user_id in model.objects.filter(confirmed=True).values_list("user_id", flat=True)
     }
+
+
+def may_create_api_token(user, request) -> bool:
+    """A new API token needs a browser session that passed the second factor, when the user has one: a leaked
+    password, or a token, must not mint tokens that outlive the 2FA. `request` is Django's (not DRF's)."""
+    return not has_authenticator(user) or (request.user == user and session_passed_two_factor(request))

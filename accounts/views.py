@@ -44,6 +44,7 @@ from .selectors import (
     device_of,
     group_mappings_of,
     has_authenticator,
+    may_create_api_token,
     oidc_providers_active,
     passkeys_of,
     recovery_codes_of,
@@ -90,7 +91,9 @@ def tokens_page(request):
     """The user's API tokens; a new one's key is shown on this answer only."""
     form = ApiTokenForm(request.POST if request.method == "POST" else None)
     new_key = None
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not may_create_api_token(request.user, request):
+        form.add_error(None, "Creating an API token needs a login that passed two-factor authentication.")
+    elif request.method == "POST" and form.is_valid():
         try:
             _, new_key = api_token_create(
                 user=request.user,
@@ -302,9 +305,9 @@ def totp_enrol(request):
         else:
             messages.success(request, "Your authenticator app is enrolled: logins now ask for its code.")
             return _recovery_codes_page(request, codes) if codes else redirect("accounts:security")
-        device = TOTPDevice.objects.get(pk=request.session[TOTP_ENROLMENT])
-    else:
-        device = totp_enrolment_begin(request=request)
+    # The secret being confirmed stays until it is; a new visit (or an expired one) makes another.
+    pending = TOTPDevice.objects.filter(user=request.user, confirmed=False, pk=request.session.get(TOTP_ENROLMENT))
+    device = (request.method == "POST" and pending.first()) or totp_enrolment_begin(request=request)
     secret = base64.b32encode(device.bin_key).decode()
     qr = segno.make(device.config_url, error="m").svg_data_uri(scale=5, border=2, dark="#000", light="#fff")
     context = {"form": form, "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)), "qr": qr}

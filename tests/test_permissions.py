@@ -26,9 +26,11 @@ from django.contrib import admin
 from django.db import connections
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm
 
+from accounts.models import GroupMapping, OidcProvider
 from accounts.services import api_token_create
 from console.services import console_session_request
 from tenants import roles
@@ -97,6 +99,9 @@ TENANT_ADMINS = {"grantee": 404, "viewer_a": 403, "manager_a": 403}
 # The manager's own token: only they see or revoke it.
 TOKEN_OWNER_ONLY = {"grantee": 404, "viewer_a": 404, "admin_a": 404, "platform_admin": 404}
 
+LOGGED_IN_400 = dict.fromkeys(USERS[2:], 400)
+# Someone else's two-factor device: nobody but its owner finds it.
+NOBODY_ELSES = dict.fromkeys(USERS[2:], 404)
 # route (namespace:name, or the pattern of an unnamed route) -> (url args from the objects, {method: expected})
 ROUTES = {
     "login": (
@@ -159,6 +164,45 @@ ROUTES = {
     "accounts:user-delete": (
         lambda o: [o["doomed"].pk],
         {"post": expect(anonymous=302, platform_admin=302, **PLATFORM_ADMINS_ONLY)},
+    ),
+    # Two-factor authentication: the second step (nobody is between the steps here: back to the login), passkey
+    # logins (a passkey alone may log in, so anyone may begin; completing needs a begun ceremony), and the
+    # devices, everyone's own (the device of the rows is another account's).
+    "accounts:login-verify": (lambda o: [], {"get": everyone(302), "post": everyone(302)}),
+    "accounts:passkey-login-begin": (lambda o: [], {"post": everyone(200)}),
+    "accounts:passkey-login-complete": (lambda o: [], {"post": everyone(400)}),
+    "accounts:security": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
+    # A POST without a code shows the form again with its error.
+    "accounts:totp-enrol": (
+        lambda o: [],
+        {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN), "post": expect(anonymous=302, **LOGGED_IN_400)},
+    ),
+    # Nobody here has an authenticator: recovery codes are refused with a message.
+    "accounts:recovery-codes": (lambda o: [], {"post": {**everyone(302)}}),
+    "accounts:passkey-register-begin": (lambda o: [], {"post": expect(anonymous=403, **EVERYONE_LOGGED_IN)}),
+    "accounts:passkey-register-complete": (lambda o: [], {"post": expect(anonymous=403, **LOGGED_IN_400)}),
+    "accounts:passkey-i18n": (lambda o: [], {"get": everyone(200)}),
+    "accounts:device-rename": (lambda o: ["totp", o["device"].pk], {"post": expect(anonymous=302, **NOBODY_ELSES)}),
+    "accounts:device-remove": (lambda o: ["totp", o["device"].pk], {"post": expect(anonymous=302, **NOBODY_ELSES)}),
+    "accounts:user-two-factor-reset": (
+        lambda o: [o["doomed"].pk],
+        {"post": expect(anonymous=302, platform_admin=302, **PLATFORM_ADMINS_ONLY)},
+    ),
+    "api:user-reset-two-factor": (
+        lambda o: [o["doomed"].pk],
+        {"post": expect(**PLATFORM_ADMINS_ONLY)},
+    ),
+    # Single sign-on: the provider of the rows is down, so both steps go back to the login with the error.
+    "accounts:sso-login": (lambda o: [o["provider"].slug], {"get": everyone(302)}),
+    "accounts:sso-callback": (lambda o: [o["provider"].slug], {"get": everyone(302)}),
+    "accounts:sso-groups": (lambda o: [o["tenant"]], {"get": expect(anonymous=302, **TENANT_ADMINS)}),
+    "accounts:sso-group-add": (
+        lambda o: [o["tenant"]],
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **TENANT_ADMINS)},
+    ),
+    "accounts:sso-group-remove": (
+        lambda o: [o["tenant"], o["mapping"].pk],
+        {"post": expect(anonymous=302, admin_a=302, platform_admin=302, **TENANT_ADMINS)},
     ),
     # Tenants: pages.
     "tenants:members": (lambda o: [o["tenant"]], {"get": expect(anonymous=302, **MEMBER_READERS)}),
@@ -287,11 +331,21 @@ def objects(sim_server, manager_a):
     customer = make_user("customer")
     assign_perm(roles.VIEW_SERVER, customer, sim_server)
     grant = UserObjectPermission.objects.get(user=customer).pk
+    doomed = make_user("doomed")
+    device = TOTPDevice.objects.create(user=doomed, name="phone")
+    # Nothing listens on the discard port of loopback: the provider is down.
+    provider = OidcProvider(name="Down", slug="down", issuer="http://127.0.0.1:9", client_id="nexus")
+    provider.client_secret = "secret"
+    provider.save()
+    mapping = GroupMapping.objects.create(provider=provider, group="staff", tenant=sim_server.tenant, role=Role.VIEWER)
     return {
+        "device": device,
+        "provider": provider,
+        "mapping": mapping,
         "server": sim_server,
         "session": ticket.session,
         "token": token,
-        "doomed": make_user("doomed"),
+        "doomed": doomed,
         "tenant": sim_server.tenant.slug,
         "member": member,
         "grant": grant,

@@ -82,7 +82,7 @@ def test_the_chart_library_loads_only_on_pages_that_draw_charts(client, pages):
         assert ("/static/uplot/uPlot.iife.min.js" in html) is (name == "design system"), name
 
 
-def test_the_theme_script_runs_before_the_first_paint(client):
+def test_the_theme_script_runs_before_the_first_paint(client, db):  # the login page lists the SSO providers
     html = client.get(reverse("login")).content.decode()
     head = html[: html.index("</head>")]
     assert '<script src="/static/js/theme.js"></script>' in head  # in <head>, neither deferred nor async
