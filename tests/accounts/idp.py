@@ -7,10 +7,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 import requests
-
-from accounts.models import OidcProvider
 
 IDP_SCRIPT = Path(__file__).resolve().parents[2] / "nexus" / "idp.mjs"
 CLIENT_ID = "nexus"
@@ -71,35 +68,6 @@ class Idp:
         self.save()
 
 
-@pytest.fixture(scope="session")
-def idp_server(tmp_path_factory):
-    idp = Idp(tmp_path_factory.mktemp("idp") / "config.json", free_port())
-    idp.start()
-    yield idp
-    idp.stop()
-
-
-@pytest.fixture
-def idp(idp_server):
-    """The running provider, with no accounts and no forgeries at the start of each test."""
-    idp_server.config.update(accounts={}, tamper=None)
-    idp_server.save()
-    if idp_server.process is None:
-        idp_server.start()
-    yield idp_server
-    if idp_server.process is None:  # a test stopped it
-        idp_server.start()
-
-
-@pytest.fixture
-def provider(idp, db):
-    provider = OidcProvider(name="Acme SSO", slug="acme-sso", issuer=idp.issuer, client_id=CLIENT_ID)
-    provider.client_secret = CLIENT_SECRET
-    provider.scopes = "openid email profile groups"
-    provider.save()
-    return provider
-
-
 def sso_login(client, provider, username: str, password: str = PASSWORD):
     """Log in through the provider as a browser would: our redirect, its login form, back to our callback.
     Returns our callback's response."""
@@ -110,7 +78,9 @@ def sso_login(client, provider, username: str, password: str = PASSWORD):
     assert form.status_code == 200 and "Demo SSO" in form.text, form.text
     response = browser.post(form.url, data={"username": username, "password": password}, allow_redirects=False)
     while response.is_redirect and not response.headers["Location"].startswith("http://testserver/"):
-        response = browser.get(requests.compat.urljoin(response.url, response.headers["Location"]), allow_redirects=False)
+        response = browser.get(
+            requests.compat.urljoin(response.url, response.headers["Location"]), allow_redirects=False
+        )
     assert response.is_redirect, response.text[:500]
     back = urlsplit(response.headers["Location"])
     return client.get(f"{back.path}?{back.query}")

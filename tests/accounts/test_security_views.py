@@ -9,7 +9,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import PlatformSecurity, RecoveryCodes
 from audit.models import AuditEvent
-from tests.accounts.two_factor import NOW, clock, code_at, enrol_totp  # noqa: F401  (clock is a fixture)
+from tests.accounts.two_factor import NOW, code_at, enrol_totp
 
 
 def verified_login(client, user, device):

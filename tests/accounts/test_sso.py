@@ -11,7 +11,7 @@ from accounts.models import GroupMapping, OidcIdentity
 from audit.models import AuditEvent
 from tenants.models import Membership
 from tenants.roles import Role
-from tests.accounts.idp import idp, idp_server, provider, sso_login  # noqa: F401  (fixtures)
+from tests.accounts.idp import sso_login
 from tests.accounts.two_factor import enrol_totp
 from tests.conftest import PASSWORD
 
@@ -104,7 +104,9 @@ def test_logging_out_logs_out_at_the_provider_too(client, idp, provider, viewer_
     assert confirm.status_code == 200
     form = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', confirm.text))
     action = re.search(r'action="([^"]+)"', confirm.text).group(1)
-    done = browser.post(requests.compat.urljoin(confirm.url, action), data={**form, "logout": "yes"}, allow_redirects=False)
+    done = browser.post(
+        requests.compat.urljoin(confirm.url, action), data={**form, "logout": "yes"}, allow_redirects=False
+    )
     assert done.headers["Location"].startswith("http://testserver/accounts/login/")
 
 

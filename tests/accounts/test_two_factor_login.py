@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.models import RecoveryCode
 from accounts.services import recovery_codes_generate
 from audit.models import AuditEvent
-from tests.accounts.two_factor import NOW, clock, code_at, enrol_totp  # noqa: F401  (clock is a fixture)
+from tests.accounts.two_factor import NOW, code_at, enrol_totp
 from tests.conftest import PASSWORD
 
 

@@ -1,8 +1,6 @@
 """Helpers of the two-factor tests: a fixed clock for TOTP, and users with devices."""
 
-import pytest
 from django_otp.oath import TOTP
-from django_otp.plugins.otp_totp import models as totp_models
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 NOW = 1_800_000_000  # a fixed moment: codes are computed for it, not for the machine's clock
@@ -14,14 +12,6 @@ class Clock:
 
     def time(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """The clock django-otp's TOTP devices read, fixed at NOW (tests move it by steps of 30 seconds)."""
-    fixed = Clock(NOW)
-    monkeypatch.setattr(totp_models, "time", fixed)
-    return fixed
 
 
 def code_at(device: TOTPDevice, when: float) -> str:
