@@ -63,7 +63,7 @@ class SoftwareAuthenticator:
             "authenticatorAttachment": "platform",
         }
 
-    def assert_(self, options: dict) -> dict:
+    def sign_in(self, options: dict) -> dict:
         """The browser's answer to navigator.credentials.get(options)."""
         self.counter += 1
         rp_hash = hashlib.sha256(self.rp_id.encode()).digest()

@@ -41,7 +41,7 @@ def test_a_passkey_is_the_second_step_of_a_password_login(client, viewer_a):
     assert not logged_in(client)
     options = post_json(client, "accounts:passkey-login-begin").json()
     assert [c["id"] for c in options["allowCredentials"]] == [b64(authenticator.credential_id)]
-    done = post_json(client, "accounts:passkey-login-complete", authenticator.assert_(options))
+    done = post_json(client, "accounts:passkey-login-complete", authenticator.sign_in(options))
     assert done.status_code == 200 and done.json()["redirect_url"] == "/tenants/audit/"
     assert logged_in(client) and client.get(reverse("portal:home")).status_code == 200
 
@@ -49,7 +49,7 @@ def test_a_passkey_is_the_second_step_of_a_password_login(client, viewer_a):
 def test_a_passkey_alone_logs_in(client, viewer_a):
     authenticator = enrol_passkey(client, viewer_a)
     options = post_json(client, "accounts:passkey-login-begin").json()
-    done = post_json(client, "accounts:passkey-login-complete", authenticator.assert_(options))
+    done = post_json(client, "accounts:passkey-login-complete", authenticator.sign_in(options))
     assert done.status_code == 200
     assert client.session["_auth_user_id"] == str(viewer_a.pk)
 
@@ -59,6 +59,6 @@ def test_another_users_passkey_cannot_be_the_second_step(client, viewer_a, manag
     intruder = enrol_passkey(client, manager_a)
     client.post(reverse("login"), {"username": "viewer-a", "password": PASSWORD})
     options = post_json(client, "accounts:passkey-login-begin").json()
-    refused = post_json(client, "accounts:passkey-login-complete", intruder.assert_(options))
+    refused = post_json(client, "accounts:passkey-login-complete", intruder.sign_in(options))
     assert refused.status_code == 403 and not logged_in(client)
     assert AuditEvent.objects.filter(action="login second step", outcome="failure", details__method="passkey").exists()
