@@ -6,9 +6,10 @@ import json
 
 import segno
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
@@ -494,3 +495,12 @@ def sso_group_remove(request, slug: str, mapping_id: int):
     group_mapping_remove(mapping=mapping, actor=request.user)
     messages.success(request, f"Unmapped the group {mapping.group}: its members leave at their next login.")
     return redirect("accounts:sso-groups", slug=tenant.slug)
+
+
+def admin_login(request):
+    """The Django admin logs in through the portal's login (with its second step). Someone logged in without the
+    admin's rights sees the admin's own "not authorised" page, as before (sending them to the portal's login
+    would loop: it sends logged-in people on)."""
+    if request.method == "GET" and request.user.is_authenticated:
+        return admin.site.login(request)
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"), login_url=reverse("login"))

@@ -24,7 +24,7 @@ urlpatterns = [
     path("accounts/login/", account_views.LoginView.as_view(http_method_names=["get", "post"]), name="login"),
     path("accounts/logout/", account_views.LogoutView.as_view(), name="logout"),
     # The admin logs in through the portal's login, with its second step.
-    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True), name="admin-login"),
+    path("admin/login/", account_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
