@@ -29,6 +29,7 @@ from .services import (
     server_update,
     servers_import,
 )
+from .validators import validate_token_secret
 
 
 class ProxmoxServerSerializer(serializers.ModelSerializer):
@@ -67,7 +68,12 @@ class ProxmoxServerWriteSerializer(serializers.ModelSerializer):
 
     tenant = serializers.SlugField(required=False, write_only=True, help_text="The tenant's slug (on adding only).")
     token_secret = serializers.CharField(
-        required=False, allow_blank=True, write_only=True, style={"input_type": "password"}
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        validators=[validate_token_secret],
+        style={"input_type": "password"},
+        help_text="Write-only. Left out or empty on a change: the stored one stays.",
     )
 
     class Meta:

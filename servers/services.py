@@ -444,5 +444,8 @@ def _probe_summary(steps: list[proxmox.Step]) -> dict:
     failed = next((step for step in steps if step.outcome == proxmox.probe.FAILED), None)
     warned = next((step for step in steps if step.outcome == proxmox.probe.WARNING), None)
     version = next((step for step in steps if step.key == "version" and step.outcome == proxmox.probe.OK), None)
-    result["message"] = (failed or warned or version or steps[-1]).message
+    if failed:
+        result["message"] = failed.message
+    else:
+        result["message"] = " ".join(step.message for step in (version, warned) if step)
     return result
