@@ -38,7 +38,9 @@
     }
 
     function details(step) {
-        const parts = [element("span", "", step.message)];
+        // One element: on a phone each cell is a label and one value.
+        const parts = element("div");
+        parts.append(element("span", "", step.message));
         const tls = step.details || {};
         if (step.step === "tls" && tls.fingerprint && step.outcome === "failed") {
             const use = element("button", "btn btn-sm", "Use this fingerprint");
@@ -47,7 +49,7 @@
             use.addEventListener("click", () => useFingerprint(tls.fingerprint));
             const action = element("span", "cell-note", "Same as the one Proxmox shows? ");
             action.append(use, " It is pinned when you save.");
-            parts.push(action);
+            parts.append(action);
         }
         return parts;
     }
@@ -58,7 +60,7 @@
         row.append(
             cell("Step", element("strong", "", step.title)),
             cell("Result", pill(step.outcome)),
-            cell("What happened", ...details(step)),
+            cell("What happened", details(step)),
             cell("Time", step.elapsed_ms === null ? "–" : `${step.elapsed_ms} ms`),
         );
         row.lastChild.classList.add("num", "nowrap");

@@ -164,7 +164,7 @@ def test_the_import_page_previews_fixes_and_imports(client, manager_a, tenant_a,
     assert '<tr data-line="3">' in html and "without a scheme" in html and "1 row to fix" in html
     assert 'name="sealed"' not in html and pve.token_secret not in html
     html = client.post(url, {"file": csv_upload(pve, "one", "two"), "probe": "on"}).content.decode()
-    assert "Ready to import" in html and "Proxmox VE 9.1.1" in html
+    assert "ready to import" in html and "Proxmox VE 9.1.1" in html
     sealed = re.search(r'name="sealed" value="([^"]+)"', html).group(1)
     assert pve.token_secret not in html
     response = client.post(url, {"sealed": sealed})
