@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from guardian.admin import GuardedModelAdmin
 
+from nexus.errors import ApplicationError
 from nexus.forms import ADMIN_FOREIGN_KEYS
 
 from . import proxmox
 from .models import ProxmoxServer
-from .services import server_presented_certificate, server_token_report
+from .services import CONNECTION_FIELDS, server_connection_announce, server_presented_certificate, server_token_report
+from .validators import validate_token_secret
 
 
 class ProxmoxServerAdminForm(forms.ModelForm):
@@ -15,6 +18,7 @@ class ProxmoxServerAdminForm(forms.ModelForm):
         label="API token secret",
         required=False,
         strip=True,
+        validators=[validate_token_secret],
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Stored encrypted and never shown again. Leave empty to keep the current secret.",
     )
@@ -78,7 +82,7 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
         for server in queryset:
             try:
                 text, level = check(server)
-            except proxmox.ProxmoxError as error:
+            except (proxmox.ProxmoxError, ApplicationError) as error:
                 text, level = error.message, messages.ERROR
             self.message_user(request, f"{server}: {text}", level)
 
@@ -109,3 +113,5 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if not change or form.cleaned_data.get("token_secret") or set(form.changed_data) & set(CONNECTION_FIELDS):
+            transaction.on_commit(lambda: server_connection_announce(server_id=obj.pk))

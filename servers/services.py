@@ -99,7 +99,7 @@ def _save(server: ProxmoxServer, *, announce: bool) -> None:
     tenant_event_publish(tenant_id=server.tenant_id, kind="server.changed", data=server_event(server))
     if announce:
         server_id = server.pk
-        transaction.on_commit(lambda: _announce_connection_saved(server_id))
+        transaction.on_commit(lambda: server_connection_announce(server_id=server_id))
 
 
 def server_event(server: ProxmoxServer) -> dict:
@@ -112,7 +112,9 @@ def server_event(server: ProxmoxServer) -> dict:
     }
 
 
-def _announce_connection_saved(server_id: int) -> None:
+def server_connection_announce(*, server_id: int) -> None:
+    """Tell the apps above that a server's connection settings were saved (metrics checks it at once); call it
+    once the saving transaction committed."""
     for receiver, result in server_connection_saved.send_robust(sender=ProxmoxServer, server_id=server_id):
         if isinstance(result, Exception):  # the check waits for the next sweep; the save stands
             logger.warning("server %s saved, but %s failed: %s", server_id, receiver, result)

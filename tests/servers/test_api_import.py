@@ -74,7 +74,7 @@ def test_a_real_import_saves_every_row_and_checks_them(
     client, manager_a, tenant_a, pve, monkeypatch, django_capture_on_commit_callbacks
 ):
     announced = []
-    monkeypatch.setattr(services, "_announce_connection_saved", announced.append)
+    monkeypatch.setattr(services, "server_connection_announce", lambda server_id: announced.append(server_id))
     client.force_login(manager_a)
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(client, csv_file(row(pve, "pve-1"), row(pve, "pve-2", tls_mode="")))
