@@ -7,21 +7,13 @@ from nexus.errors import ApplicationError
 from nexus.forms import ADMIN_FOREIGN_KEYS
 
 from . import proxmox
+from .forms import TokenSecretField
 from .models import ProxmoxServer
 from .services import CONNECTION_FIELDS, server_connection_announce, server_presented_certificate, server_token_report
-from .validators import validate_token_secret
 
 
 class ProxmoxServerAdminForm(forms.ModelForm):
-    # Write-only: the stored secret is never rendered back into the page.
-    token_secret = forms.CharField(
-        label="API token secret",
-        required=False,
-        strip=True,
-        validators=[validate_token_secret],
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again. Leave empty to keep the current secret.",
-    )
+    token_secret = TokenSecretField()
 
     class Meta:
         model = ProxmoxServer

@@ -18,6 +18,7 @@ from . import imports, proxmox
 from .models import ProxmoxServer
 from .selectors import server_api_tree, server_for_user, tenant_for_new_server, tenants_for_new_servers
 from .services import (
+    EDITABLE_FIELDS,
     server_api_read,
     server_check,
     server_connection_test,
@@ -80,21 +81,7 @@ class ProxmoxServerWriteSerializer(serializers.ModelSerializer):
         model = ProxmoxServer
         # Names unique per tenant are checked by the service (with the tenant the view chose).
         validators = []
-        fields = [
-            "tenant",
-            "name",
-            "host",
-            "port",
-            "token_id",
-            "token_secret",
-            "tls_mode",
-            "fingerprint",
-            "ca_pem",
-            "use_tailscale",
-            "tailscale_hostname",
-            "connection_timeout",
-            "is_active",
-        ]
+        fields = ["tenant", "token_secret", *EDITABLE_FIELDS]
 
     check = staticmethod(server_check)
 
