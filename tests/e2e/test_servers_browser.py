@@ -21,6 +21,13 @@ def spare_pve():
         yield simulator.servers[0]
 
 
+def policy_refusals(page) -> list[str]:
+    """What the browser refuses under the Content-Security-Policy on this page, as it happens (must stay empty)."""
+    refused = []
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else 0)
+    return refused
+
+
 @pytest.fixture
 def first_check_at_once(settings):
     """The first health check runs as the server is saved (no Celery worker here)."""
@@ -31,6 +38,7 @@ def test_a_tenant_admin_adds_a_server_with_trust_on_first_use_and_sees_it_online
     sim_server, admin_a, spare_pve, first_check_at_once, daphne_server, browser
 ):
     page = open_as(browser, daphne_server, admin_a)
+    refused = policy_refusals(page)
     page.goto(f"{daphne_server.url}{reverse('servers:list')}")
     save_screenshots(page, "servers-list")
     page.get_by_role("link", name="Add server").first.click()
@@ -63,6 +71,7 @@ def test_a_tenant_admin_adds_a_server_with_trust_on_first_use_and_sees_it_online
     row.get_by_role("link", name="Edit").click()
     expect(page.locator("#certificate")).to_contain_text("matches the pin")  # loaded by htmx
     save_screenshots(page, "servers-edit")
+    assert refused == []
     page.context.close()
 
 
@@ -82,6 +91,7 @@ def test_a_csv_with_a_bad_row_is_previewed_fixed_and_imported(
     pve, manager_a, tenant_a, daphne_server, browser, tmp_path
 ):
     page = open_as(browser, daphne_server, manager_a)
+    refused = policy_refusals(page)
     page.goto(f"{daphne_server.url}{reverse('servers:import')}")
     names = ["import-1", "import-2", "import-3"]
     page.set_input_files("#id_file", write_csv(tmp_path / "bad.csv", pve, names, bad="import-2"))
@@ -100,11 +110,13 @@ def test_a_csv_with_a_bad_row_is_previewed_fixed_and_imported(
     expect(page.locator(".alert.success")).to_contain_text("Imported 3 servers")
     for name in names:
         expect(page.locator("main")).to_contain_text(name)
+    assert refused == []
     page.context.close()
 
 
 def test_the_explorer_reads_nodes(sim_server, manager_a, daphne_server, browser):
     page = open_as(browser, daphne_server, manager_a)
+    refused = policy_refusals(page)
     page.goto(f"{daphne_server.url}{reverse('servers:explore', args=[sim_server.pk])}")
     tree = page.locator("#api-tree")
     page.fill("#tree-filter", "rrddata")
@@ -122,4 +134,5 @@ def test_the_explorer_reads_nodes(sim_server, manager_a, daphne_server, browser)
     save_screenshots(page, "servers-explorer-nodes")
     page.get_by_role("tab", name="JSON").click()
     expect(page.locator("#result-json")).to_contain_text('"node": "pve2"')
+    assert refused == []
     page.context.close()
