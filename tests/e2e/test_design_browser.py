@@ -77,7 +77,7 @@ def test_the_home_and_server_pages_fit_a_phone(sim_server, manager_a, daphne_ser
     expect(navigation).to_be_hidden()
     page.click("[data-nav-toggle]")
     expect(navigation).to_be_visible()
-    navigation.get_by_text("Servers").click()
+    navigation.get_by_text("Servers", exact=True).click()
     expect(page).to_have_url(f"{daphne_server.url}/")
 
 
