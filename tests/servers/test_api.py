@@ -11,10 +11,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from console.models import ConsoleSession
 from metrics.models import ConnectionMetric
 from servers import services
 from servers.models import ProxmoxServer
-from tests.conftest import make_server
+from tests.conftest import make_console_session, make_server
 
 SECRET = "5f0c9b1e-0d2a-4c3e-9b8f-00c0ffee0001"
 OTHER_SECRET = "a1b2c3d4-0d2a-4c3e-9b8f-00c0ffee0002"
@@ -328,3 +329,19 @@ def test_two_requests_racing_for_the_last_slot_one_wins(tenant_a, manager_a, mon
         racer.join()
     assert sorted(statuses) == [201, 400]
     assert ProxmoxServer.objects.filter(tenant=tenant_a).count() == 1
+
+
+def test_deleting_a_server_ends_its_open_consoles_once_the_deletion_commits(
+    client, manager_a, sim_server, server_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    told = []
+    monkeypatch.setattr("console.services._tell_consumer", lambda session, reason: told.append(session.channel_name))
+    now = timezone.now()
+    make_console_session(manager_a, sim_server, opened_at=now, channel_name="relay.open")
+    make_console_session(manager_a, sim_server, opened_at=now, closed_at=now, channel_name="relay.closed")
+    make_console_session(manager_a, server_a, opened_at=now, channel_name="relay.other-server")
+    client.force_login(manager_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.delete(reverse("api:server-detail", args=[sim_server.pk])).status_code == 204
+    assert told == ["relay.open"]
+    assert list(ConsoleSession.objects.values_list("channel_name", flat=True)) == ["relay.other-server"]
