@@ -40,6 +40,7 @@ test: lint browser
 bench: setup
 	$(PY) bench/fanout.py
 	$(PY) bench/relay.py
+	$(PY) bench/import.py
 
 # The installed package, started from another directory with production settings (CI runs it after the tests).
 package-check: setup

@@ -1,5 +1,5 @@
 """What every API view shares: one error format, `{"detail": ..., "code": ...}` (plus `errors` per field for
-invalid input).
+invalid input, whether a serializer or a service's model checks (Django's ValidationError) found it).
 
 It imports no app of ours: an app whose own errors must read as API errors registers how, in its
 `AppConfig.ready` (`translate_errors`).
@@ -7,7 +7,10 @@ It imports no app of ours: an app whose own errors must read as API errors regis
 
 from collections.abc import Callable
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import ApplicationError
@@ -31,6 +34,8 @@ def exception_handler(exc, context):
             break
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, exc.code), status=exc.status)
+    if isinstance(exc, DjangoValidationError):  # a service's checks of a model, field by field, as a serializer's
+        exc = ValidationError(as_serializer_error(exc))
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -38,9 +38,10 @@ def encrypt(plaintext: str) -> str:
     return _cipher().encrypt(plaintext.encode()).decode()
 
 
-def decrypt(ciphertext: str) -> str:
+def decrypt(ciphertext: str, *, ttl: int | None = None) -> str:
+    """The plaintext; with `ttl`, only of ciphertext made at most that many seconds ago."""
     try:
-        return _cipher().decrypt(ciphertext.encode()).decode()
+        return _cipher().decrypt(ciphertext.encode(), ttl=ttl).decode()
     except InvalidToken as exc:
         raise DecryptionError("no configured encryption key opens this secret") from exc
 

@@ -15,6 +15,8 @@ from tenants import roles
 from tenants.models import Membership, Tenant
 
 DEMO_PASSWORD = "nexus-demo"
+# Three simulated servers are the tenants'; one more is no tenant's, for a newcomer to add through the portal.
+SIMULATED_SERVERS = 4
 # Nothing listens on the discard port of loopback: the refused connection shows the failure paths.
 UNREACHABLE_PORT = 9
 
@@ -42,6 +44,11 @@ def _server(tenant: Tenant, name: str, **fields) -> ProxmoxServer:
     server.full_clean()
     server.save()
     return server
+
+
+def demo_spare_server(simulator: Simulator):
+    """The simulated server no tenant has: add it in the portal (Manage servers > Add server)."""
+    return simulator.servers[3]
 
 
 @transaction.atomic

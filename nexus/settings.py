@@ -5,6 +5,7 @@ channel layer, and locally generated secrets kept in var/. With DEBUG=false it
 refuses to start without real secrets.
 """
 
+import ipaddress
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +57,17 @@ for _key in ENCRYPTION_KEYS:
     except ValueError:
         raise ImproperlyConfigured(
             "ENCRYPTION_KEYS must be comma-separated Fernet keys (32 url-safe base64-encoded bytes each), newest first"
+        ) from None
+
+# Address ranges Proxmox servers may not be added at or reached at, besides the link-local and cloud metadata ones
+# that are always refused (servers.proxmox.ALWAYS_DENIED_NETWORKS); e.g. loopback in production.
+SERVER_DENIED_NETWORKS = env.list("SERVER_DENIED_NETWORKS", default=[])
+for _network in SERVER_DENIED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SERVER_DENIED_NETWORKS must be comma-separated address ranges (127.0.0.0/8,::1/128), not {_network!r}"
         ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
@@ -126,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "console.context_processors.console_nav",
+                "servers.context_processors.server_nav",
                 "tenants.context_processors.tenant_nav",
             ],
         },

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include(([path("", views.home, name="home")], "portal"))),
     path("", include("accounts.urls")),
     path("", include("tenants.urls")),
+    path("", include("servers.urls")),
     path("", include("vms.urls")),
     path("", include("console.urls")),
     path("accounts/login/", account_views.LoginView.as_view(http_method_names=["get", "post"]), name="login"),

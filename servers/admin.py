@@ -1,23 +1,19 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from guardian.admin import GuardedModelAdmin
 
+from nexus.errors import ApplicationError
 from nexus.forms import ADMIN_FOREIGN_KEYS
 
 from . import proxmox
+from .forms import TokenSecretField
 from .models import ProxmoxServer
-from .services import server_presented_certificate, server_token_report
+from .services import CONNECTION_FIELDS, server_connection_announce, server_presented_certificate, server_token_report
 
 
 class ProxmoxServerAdminForm(forms.ModelForm):
-    # Write-only: the stored secret is never rendered back into the page.
-    token_secret = forms.CharField(
-        label="API token secret",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again. Leave empty to keep the current secret.",
-    )
+    token_secret = TokenSecretField()
 
     class Meta:
         model = ProxmoxServer
@@ -78,7 +74,7 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
         for server in queryset:
             try:
                 text, level = check(server)
-            except proxmox.ProxmoxError as error:
+            except (proxmox.ProxmoxError, ApplicationError) as error:
                 text, level = error.message, messages.ERROR
             self.message_user(request, f"{server}: {text}", level)
 
@@ -109,3 +105,5 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if not change or form.cleaned_data.get("token_secret") or set(form.changed_data) & set(CONNECTION_FIELDS):
+            transaction.on_commit(lambda: server_connection_announce(server_id=obj.pk))

@@ -4,7 +4,7 @@ from nexus.errors import ApplicationError
 
 from . import proxmox
 
-_STATUS = {proxmox.TimedOut: 504, proxmox.InvalidRequest: 400}
+_STATUS = {proxmox.TimedOut: 504, proxmox.InvalidRequest: 400, proxmox.ConfigurationError: 400}
 
 
 def proxmox_failure(error: proxmox.ProxmoxError) -> ApplicationError:

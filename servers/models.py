@@ -7,7 +7,7 @@ from nexus import crypto
 from tenants.access import RestrictedQuerySet
 
 from . import errors, proxmox
-from .validators import validate_fingerprint, validate_host, validate_token_id
+from .validators import denied_networks, validate_ca_pem, validate_fingerprint, validate_host, validate_token_id
 
 
 class TLSMode(models.TextChoices):
@@ -23,6 +23,10 @@ class ConnectionStatus(models.TextChoices):
     OFFLINE = "offline", "Offline"
 
 
+def limit_reached(tenant) -> str:
+    return f"{tenant} already has its maximum of {tenant.max_servers} servers."
+
+
 class ProxmoxServer(models.Model):
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="servers")
     name = models.CharField(max_length=200)
@@ -33,7 +37,7 @@ class ProxmoxServer(models.Model):
     )
     token_secret_encrypted = models.TextField(editable=False)
     tls_mode = models.CharField("TLS", max_length=16, choices=TLSMode.choices, default=TLSMode.FINGERPRINT)
-    ca_pem = models.TextField("CA certificate (PEM)", blank=True)
+    ca_pem = models.TextField("CA certificate (PEM)", blank=True, validators=[validate_ca_pem])
     fingerprint = models.CharField(
         "certificate fingerprint", max_length=95, blank=True, validators=[validate_fingerprint]
     )
@@ -71,6 +75,8 @@ class ProxmoxServer(models.Model):
         permissions = [
             ("power_guests", "Can start, stop and reset guests"),
             ("open_console", "Can open guest consoles"),
+            ("explore_api", "Can read the server's Proxmox API in the explorer"),
+            ("read_node_logs", "Can read the server's node logs in the explorer"),
         ]
 
     def __str__(self) -> str:
@@ -94,22 +100,29 @@ class ProxmoxServer(models.Model):
 
     def connection(self) -> proxmox.Connection:
         """How to reach this server; an ApplicationError when it must not or cannot be queried."""
+        return proxmox.Connection(**self.connection_settings())
+
+    def connection_settings(self, token_secret: str | None = None) -> dict:
+        """The fields of its proxmox.Connection (a connection test takes them without a pin); `token_secret` for
+        settings not saved yet. An ApplicationError when the server must not or cannot be queried."""
         if not self.is_active:
             raise errors.server_disabled(self)
-        try:
-            secret = self.token_secret
-        except crypto.DecryptionError:
-            raise errors.credential_unreadable(self) from None
-        return proxmox.Connection(
-            host=self.address,
-            port=self.port,
-            token_id=self.token_id,
-            token_secret=secret,
-            tls_mode=self.tls_mode,
-            ca_pem=self.ca_pem,
-            fingerprint=self.fingerprint,
-            timeout=float(self.connection_timeout),
-        )
+        if token_secret is None:
+            try:
+                token_secret = self.token_secret
+            except crypto.DecryptionError:
+                raise errors.credential_unreadable(self) from None
+        return {
+            "host": self.address,
+            "port": self.port,
+            "token_id": self.token_id,
+            "token_secret": token_secret,
+            "tls_mode": self.tls_mode,
+            "ca_pem": self.ca_pem,
+            "fingerprint": self.fingerprint,
+            "timeout": float(self.connection_timeout),
+            "denied_networks": denied_networks(),
+        }
 
     def clean(self) -> None:
         errors = {}
@@ -120,15 +133,17 @@ class ProxmoxServer(models.Model):
                 pass  # validate_fingerprint has reported it
         if self.tls_mode == TLSMode.FINGERPRINT and not self.fingerprint:
             errors["fingerprint"] = "Give the fingerprint to pin (Proxmox shows it under Node > Certificates)."
-        if self.tls_mode == TLSMode.CA and "BEGIN CERTIFICATE" not in self.ca_pem:
+        if self.tls_mode == TLSMode.CA and not self.ca_pem.strip():
             errors["ca_pem"] = "Paste the CA certificate in PEM form to verify against."
         if self.use_tailscale and not self.tailscale_hostname:
             errors["tailscale_hostname"] = "Give the Tailscale host name to connect through."
         if self.tenant_id and self._adding_beyond_tenant_limit():
-            errors["tenant"] = f"{self.tenant} already has its maximum of {self.tenant.max_servers} servers."
+            errors["tenant"] = limit_reached(self.tenant)
         if errors:
             raise ValidationError(errors)
 
     def _adding_beyond_tenant_limit(self) -> bool:
+        if self.pk and ProxmoxServer.objects.filter(pk=self.pk, tenant_id=self.tenant_id).exists():
+            return False  # already counted
         others = ProxmoxServer.objects.filter(tenant_id=self.tenant_id).exclude(pk=self.pk)
         return others.count() >= self.tenant.max_servers

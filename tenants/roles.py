@@ -22,6 +22,8 @@ CHANGE_SERVER = "servers.change_proxmoxserver"
 DELETE_SERVER = "servers.delete_proxmoxserver"
 POWER_GUESTS = "servers.power_guests"
 OPEN_CONSOLE = "servers.open_console"
+EXPLORE_API = "servers.explore_api"
+READ_NODE_LOGS = "servers.read_node_logs"
 
 # Permissions that can be granted on one object (a server); any of them lets the user see that object.
 GRANTABLE = frozenset({VIEW_SERVER, POWER_GUESTS, OPEN_CONSOLE})
@@ -37,8 +39,17 @@ class Role(models.TextChoices):
 
 
 _VIEWER = frozenset({VIEW_TENANT, VIEW_SERVER})
-_MANAGER = _VIEWER | {VIEW_MEMBERS, ADD_SERVER, CHANGE_SERVER, DELETE_SERVER, POWER_GUESTS, OPEN_CONSOLE}
-_ADMIN = _MANAGER | {CHANGE_TENANT, MANAGE_MEMBERS, VIEW_AUDIT, MANAGE_CONSOLES}
+_MANAGER = _VIEWER | {
+    VIEW_MEMBERS,
+    ADD_SERVER,
+    CHANGE_SERVER,
+    DELETE_SERVER,
+    POWER_GUESTS,
+    OPEN_CONSOLE,
+    EXPLORE_API,
+}
+# Node logs may name other tenants' guests on a shared host: tenant admins only.
+_ADMIN = _MANAGER | {CHANGE_TENANT, MANAGE_MEMBERS, VIEW_AUDIT, MANAGE_CONSOLES, READ_NODE_LOGS}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.VIEWER: _VIEWER,

@@ -37,9 +37,31 @@ def endpoints(schema: list) -> dict[str, dict]:
     return {node["path"]: node.get("info", {}) for node in walk(schema)}
 
 
-def get_path_templates(schema: list) -> list[str]:
-    """Every path template with a GET method, in schema order: the content of servers/proxmox/pve_get_paths.txt."""
-    return [node["path"] for node in walk(schema) if "GET" in node.get("info", {})]
+# What the API explorer checks a parameter against (servers.proxmox.validation); the rest of a spec is for humans.
+_PARAMETER_KEYS = ("type", "optional", "enum", "minimum", "maximum", "minLength", "maxLength", "pattern", "format")
+
+
+def get_api(schema: list) -> list[dict]:
+    """Every GET endpoint in schema order, with its description and parameters: the content of
+    servers/proxmox/pve_get_api.json (regenerate it with `python -m tests.pve_schema`)."""
+    api = []
+    for node in walk(schema):
+        info = node.get("info", {}).get("GET")
+        if info is None:
+            continue
+        parameters = {}
+        for name, spec in sorted(info.get("parameters", {}).get("properties", {}).items()):
+            kept = {key: spec[key] for key in _PARAMETER_KEYS if key in spec and not isinstance(spec[key], dict)}
+            kept["optional"] = bool(kept.get("optional"))
+            if spec.get("description"):
+                kept["description"] = spec["description"]
+            parameters[name] = kept
+        api.append({"path": node["path"], "description": info.get("description", ""), "parameters": parameters})
+    return api
+
+
+def write_get_api(schema: list, target: Path) -> None:
+    target.write_text(json.dumps(get_api(schema), indent=1, sort_keys=True) + "\n")
 
 
 def match_template(schema: list, path: str, method: str) -> tuple[str, dict[str, str]] | None:
@@ -54,3 +76,10 @@ def match_template(schema: list, path: str, method: str) -> tuple[str, dict[str,
         if hit:
             return template, dict(zip(names, hit.groups(), strict=False))
     return None
+
+
+if __name__ == "__main__":
+    from servers.proxmox.validation import GET_API_FILE
+
+    write_get_api(load_schema(), GET_API_FILE)
+    print(f"wrote {GET_API_FILE}")

@@ -98,6 +98,15 @@ MEMBER_READERS = {"grantee": 404, "viewer_a": 403}
 TENANT_ADMINS = {"grantee": 404, "viewer_a": 403, "manager_a": 403}
 # The manager's own token: only they see or revoke it.
 TOKEN_OWNER_ONLY = {"grantee": 404, "viewer_a": 404, "admin_a": 404, "platform_admin": 404}
+# Adding servers (an empty body is invalid input): for those who may add servers to a tenant. A platform admin must
+# name one of the tenants.
+SERVER_ADDERS = {"outsider": 403, "admin_b": 400, "grantee": 403, "viewer_a": 403}
+SERVER_ADDERS.update(dict.fromkeys(["manager_a", "admin_a", "platform_admin"], 400))
+# What changes a server, or reads its Proxmox API: its tenant's managers and admins, and platform admins.
+SERVER_CHANGERS = {"grantee": 403, "viewer_a": 403}
+# The server pages of the tenant one works in: someone else's tenant is theirs to manage (admin_b), one reached
+# through a single grant is not (grantee).
+TENANT_SERVER_PAGES = {"anonymous": 302, "admin_b": 200, "grantee": 403, "viewer_a": 403}
 
 LOGGED_IN_400 = dict.fromkeys(USERS[2:], 400)
 # Someone else's two-factor device: nobody but its owner finds it.
@@ -113,8 +122,28 @@ ROUTES = {
     "api-schema": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
     "api-docs": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
     "api:api-root": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
-    "api:server-list": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
-    "api:server-detail": (lambda o: [o["server"].pk], {"get": expect()}),
+    "api:server-list": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN), "post": expect(**SERVER_ADDERS)}),
+    "api:server-detail": (
+        lambda o: [o["server"].pk],
+        {
+            "get": expect(),
+            "put": expect(manager_a=400, admin_a=400, platform_admin=400, **SERVER_CHANGERS),
+            "patch": expect(**SERVER_CHANGERS),
+            "delete": expect(manager_a=204, admin_a=204, platform_admin=204, **SERVER_CHANGERS),
+        },
+    ),
+    "api:server-test": (lambda o: [], {"post": expect(**SERVER_ADDERS)}),
+    "api:server-import": (lambda o: [], {"post": expect(**SERVER_ADDERS)}),
+    "api:server-connection-test": (lambda o: [o["server"].pk], {"post": expect(**SERVER_CHANGERS)}),
+    "api:server-fingerprint": (
+        lambda o: [o["server"].pk],
+        {
+            "get": expect(**SERVER_CHANGERS),
+            "post": expect(manager_a=400, admin_a=400, platform_admin=400, **SERVER_CHANGERS),
+        },
+    ),
+    "api:server-proxmox": (lambda o: [o["server"].pk, "version"], {"get": expect(**SERVER_CHANGERS)}),
+    "api:server-proxmox-tree": (lambda o: [o["server"].pk], {"get": expect(**SERVER_CHANGERS)}),
     "api:guest-list": (lambda o: [o["server"].pk], {"get": expect()}),
     "api:guest-detail": (lambda o: [o["server"].pk, GUEST], {"get": expect()}),
     "api:guest-console": (lambda o: [o["server"].pk, GUEST], {"post": expect(**CONSOLE_OPENERS)}),
@@ -131,6 +160,24 @@ ROUTES = {
     ),
     "portal:home": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
     "vms:server": (lambda o: [o["server"].pk], {"get": expect(anonymous=302)}),
+    "servers:list": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES)}),
+    # An empty form is drawn again with its errors (200).
+    "servers:add": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES), "post": expect(**TENANT_SERVER_PAGES)}),
+    "servers:import": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES), "post": expect(**TENANT_SERVER_PAGES)}),
+    "servers:import-template": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
+    "servers:edit": (
+        lambda o: [o["server"].pk],
+        {"get": expect(anonymous=302, **SERVER_CHANGERS), "post": expect(anonymous=302, **SERVER_CHANGERS)},
+    ),
+    "servers:delete": (
+        lambda o: [o["server"].pk],
+        {"post": expect(anonymous=302, manager_a=302, admin_a=302, platform_admin=302, **SERVER_CHANGERS)},
+    ),
+    "servers:certificate": (
+        lambda o: [o["server"].pk],
+        {"get": expect(anonymous=302, **SERVER_CHANGERS), "post": expect(anonymous=302, **SERVER_CHANGERS)},
+    ),
+    "servers:explore": (lambda o: [o["server"].pk], {"get": expect(anonymous=302, **SERVER_CHANGERS)}),
     "console:page": (lambda o: [o["server"].pk, GUEST], {"get": expect(anonymous=302, viewer_a=403)}),
     # Everyone logged in gets the page; who administers no tenant sees it empty.
     "console:sessions": (lambda o: [], {"get": expect(anonymous=302, grantee=200, **EVERYONE_LOGGED_IN)}),

@@ -12,6 +12,7 @@ timeouts and secret hygiene are decided once.
     client       ProxmoxClient: the API calls
     privileges   what a token may do, compared with what the broker needs
     fanout       one call against many servers at once
+    probe        the connection test, step by step (connect, TLS, token, version, privileges)
     console      the console upstream: open_console (vncproxy, then vncwebsocket)
     rfb          the parts of the RFB (VNC) protocol the console relay and the simulator share
 
@@ -21,18 +22,25 @@ vncproxy/vncwebsocket, fingerprints as SHA-256 of the leaf certificate).
 
 from .client import MAX_RESPONSE_BYTES, ProxmoxClient
 from .connection import (
+    ALWAYS_DENIED_NETWORKS,
+    MAX_TOKEN_SECRET_LENGTH,
     TLS_MODES,
     TOKEN_ID_PATTERN,
     Connection,
     certificate_fingerprint,
+    check_ca_pem,
+    denied_network,
     normalise_fingerprint,
+    parse_networks,
     ssl_context,
+    token_secret_problem,
 )
 from .console import ConsoleStream, UpstreamConsole, open_console, open_vnc_websocket, vncwebsocket_url
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
     ConsoleClosed,
+    DeniedAddress,
     GuestNotRunning,
     InvalidRequest,
     NotFound,
@@ -51,14 +59,18 @@ from .privileges import (
     PrivilegeReport,
     privilege_report,
 )
+from .probe import Step, connection_test, outcome_of, result_of
 from .transport import GET_RETRIES, fetch_fingerprint
-from .validation import KINDS, POWER_ACTIONS, is_allowed_get_path
+from .validation import KINDS, NODE_LOG_PATHS, POWER_ACTIONS, GetEndpoint, check_get, get_endpoints, is_allowed_get_path
 
 __all__ = [
+    "ALWAYS_DENIED_NETWORKS",
     "GET_RETRIES",
     "HIGH_RISK_PRIVILEGES",
     "KINDS",
     "MAX_RESPONSE_BYTES",
+    "MAX_TOKEN_SECRET_LENGTH",
+    "NODE_LOG_PATHS",
     "POWER_ACTIONS",
     "REQUIRED_PRIVILEGES",
     "TLS_MODES",
@@ -69,7 +81,9 @@ __all__ = [
     "Connection",
     "ConsoleClosed",
     "ConsoleStream",
+    "DeniedAddress",
     "FanOutResult",
+    "GetEndpoint",
     "GuestNotRunning",
     "InvalidRequest",
     "NotFound",
@@ -78,18 +92,28 @@ __all__ = [
     "ProxmoxAPIError",
     "ProxmoxClient",
     "ProxmoxError",
+    "Step",
     "TLSFailure",
     "TimedOut",
     "Unreachable",
     "UpstreamConsole",
     "certificate_fingerprint",
+    "check_ca_pem",
+    "check_get",
+    "connection_test",
+    "denied_network",
     "fan_out",
     "fetch_fingerprint",
+    "get_endpoints",
     "is_allowed_get_path",
     "normalise_fingerprint",
     "open_console",
     "open_vnc_websocket",
+    "outcome_of",
+    "parse_networks",
     "privilege_report",
+    "result_of",
     "ssl_context",
+    "token_secret_problem",
     "vncwebsocket_url",
 ]

@@ -16,7 +16,7 @@ from .errors import InvalidRequest, ProxmoxAPIError, ProxmoxError, clean_text
 from .privileges import PrivilegeReport, privilege_report
 from .translate import error_from_answer, error_from_failure
 from .transport import Deadline, http_session
-from .validation import POWER_ACTIONS, check_guest, check_node, check_params, check_upid, is_allowed_get_path
+from .validation import POWER_ACTIONS, check_get, check_guest, check_node, check_upid
 
 logger = logging.getLogger(__name__)
 
@@ -165,13 +165,10 @@ class ProxmoxClient:
         return privilege_report(self.permissions())
 
     def api_get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Read-only GET for the API explorer, limited to the GET paths of Proxmox's published API schema."""
-        if not isinstance(path, str) or not is_allowed_get_path(path):
-            raise InvalidRequest(
-                f"{clean_text(path, 120)!r} is not a readable Proxmox API path: it must match a GET path of the "
-                "Proxmox VE API schema, e.g. /nodes/pve/qemu/100/status/current."
-            )
-        return self._request("GET", path, params=check_params(params))
+        """Read-only GET for the API explorer: GET endpoints of Proxmox's published API schema with the parameters
+        it gives them, never those that read more than metadata (validation.REFUSED_GET_PATHS)."""
+        _, checked = check_get(path, params)
+        return self._request("GET", path, params=checked)
 
     # -- actions
 

@@ -3,15 +3,91 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+import socket
 import ssl
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DeniedAddress
 
 TLS_MODES = ("system", "ca", "fingerprint")
 TOKEN_ID_PATTERN = re.compile(r"[^\s:/@!=]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+")
-_TOKEN_SECRET = re.compile(r"[\x21-\x7e]{1,512}")
+# Proxmox issues token secrets as UUIDs (36 characters); a secret far longer than that is a paste gone wrong.
+MAX_TOKEN_SECRET_LENGTH = 128
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Link-local addresses, where the cloud metadata services answer (169.254.169.254, and AWS's fd00:ec2::254): a
+# Proxmox server is never there, and a broker that fetched from there would hand out the host's cloud credentials.
+ALWAYS_DENIED_NETWORKS: tuple[IPNetwork, ...] = tuple(
+    ipaddress.ip_network(network) for network in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
+)
+
+
+def token_secret_problem(secret: str) -> str:
+    """Why Proxmox could never accept `secret` as an API token secret; "" when it could."""
+    if not secret:
+        return "The API token secret is empty."
+    if any(c.isspace() for c in secret):
+        return "The API token secret contains spaces or line breaks; Proxmox's secrets never do."
+    if not secret.isascii() or not secret.isprintable():
+        return "The API token secret contains characters Proxmox's secrets never have (they are plain ASCII)."
+    if len(secret) > MAX_TOKEN_SECRET_LENGTH:
+        return (
+            f"The API token secret is {len(secret)} characters long; Proxmox's are 36 (a UUID), "
+            f"and at most {MAX_TOKEN_SECRET_LENGTH} are accepted."
+        )
+    return ""
+
+
+def check_ca_pem(pem: str) -> None:
+    """Raise ConfigurationError unless `pem` is one or more CA certificates that TLS verification can load."""
+    if "PRIVATE KEY" in pem:
+        raise ConfigurationError("This is a private key: paste the CA certificate, and keep the key to yourself.")
+    if "-----BEGIN CERTIFICATE-----" not in pem:
+        raise ConfigurationError("Paste the CA certificate in PEM form (-----BEGIN CERTIFICATE----- ...).")
+    try:
+        ssl.create_default_context(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise ConfigurationError(f"The CA certificate does not parse ({reason}).") from None
+
+
+def parse_networks(values: Iterable[str | IPNetwork]) -> tuple[IPNetwork, ...]:
+    """Address ranges ("127.0.0.0/8", "::1") as networks; ConfigurationError for one that is none."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ConfigurationError(f"{value!r} is not an address range (e.g. 127.0.0.0/8 or ::1/128).") from None
+    return tuple(networks)
+
+
+def denied_network(address: str, denied: Iterable[IPNetwork] = ()) -> IPNetwork | None:
+    """The denied range `address` (an IP address) lies in, counting ALWAYS_DENIED_NETWORKS; None when none."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped  # ::ffff:169.254.169.254 is 169.254.169.254
+    return next((net for net in (*ALWAYS_DENIED_NETWORKS, *denied) if ip.version == net.version and ip in net), None)
+
+
+def refuse_denied_peer(sock: socket.socket, host: str, denied: Iterable[IPNetwork] = ()) -> None:
+    """Close `sock` and raise DeniedAddress when it is connected to an address in a denied range.
+
+    Checked on the connected socket, not on the name: a host name that resolves there (now, or only on the next
+    lookup) is refused as surely as the address itself.
+    """
+    address = sock.getpeername()[0]
+    network = denied_network(address, denied)
+    if network is not None:
+        sock.close()
+        where = address if host == address else f"{host} ({address})"
+        raise DeniedAddress(
+            f"{where} is in {network}, where servers may not be reached (link-local and cloud metadata addresses, "
+            "and the ranges the operator denied)."
+        )
 
 
 def normalise_fingerprint(value: str) -> str:
@@ -37,6 +113,8 @@ class Connection:
     ca_pem: str = ""
     fingerprint: str = ""
     timeout: float = 10.0  # seconds: the whole budget of each call, from connecting to the last byte
+    # Address ranges never connected to, besides ALWAYS_DENIED_NETWORKS (e.g. loopback in production).
+    denied_networks: tuple[IPNetwork, ...] = ()
 
     def __post_init__(self) -> None:
         if self.host.startswith("[") and self.host.endswith("]"):
@@ -49,8 +127,9 @@ class Connection:
             raise ConfigurationError(
                 f"Invalid API token id {self.token_id!r}: expected USER@REALM!TOKENID, e.g. nexus@pve!broker."
             )
-        if not _TOKEN_SECRET.fullmatch(self.token_secret or ""):
-            raise ConfigurationError("Invalid API token secret: it must be printable ASCII without spaces.")
+        problem = token_secret_problem(self.token_secret or "")
+        if problem:
+            raise ConfigurationError(problem)
         if self.tls_mode not in TLS_MODES:
             raise ConfigurationError(f"Unknown TLS mode {self.tls_mode!r}: use one of {', '.join(TLS_MODES)}.")
         if self.tls_mode == "ca" and "BEGIN CERTIFICATE" not in self.ca_pem:
@@ -59,6 +138,7 @@ class Connection:
             object.__setattr__(self, "fingerprint", normalise_fingerprint(self.fingerprint))
         if not self.timeout or self.timeout <= 0:
             raise ConfigurationError("The timeout must be a positive number of seconds.")
+        object.__setattr__(self, "denied_networks", parse_networks(self.denied_networks))
 
     @property
     def netloc(self) -> str:

@@ -31,6 +31,11 @@ class Unreachable(ProxmoxError):
     """No connection: refused, DNS failure, network down, connection dropped."""
 
 
+class DeniedAddress(Unreachable):
+    """The server's address lies in a range servers may never be reached at (link-local, cloud metadata, or one
+    the operator denied): nothing was sent."""
+
+
 class TimedOut(ProxmoxError):
     """The server did not answer completely within the connection's timeout."""
 

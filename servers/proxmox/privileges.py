@@ -27,6 +27,10 @@ HIGH_RISK_PRIVILEGES = frozenset(
 )
 
 
+# How many privileges a summary names; `excessive` lists them all.
+SUMMARY_NAMES = 5
+
+
 @dataclass(frozen=True)
 class PrivilegeReport:
     """What a token may do, compared to what the broker needs."""
@@ -49,9 +53,14 @@ class PrivilegeReport:
         if self.missing:
             parts.append(f"Missing privileges the broker needs: {', '.join(self.missing)}.")
         if self.far_more_than_needed:
+            risky = sorted(HIGH_RISK_PRIVILEGES.intersection(self.excessive))
+            named = ", ".join(risky[:SUMMARY_NAMES] or self.excessive[:SUMMARY_NAMES])
+            more = len(self.excessive) - min(len(risky) or len(self.excessive), SUMMARY_NAMES)
+            among = f"{named} and {more} more" if more else named
             parts.append(
-                f"The token has far more privileges than needed ({', '.join(self.excessive)}); a leaked secret would "
-                "expose the whole cluster. Give it only the PVEVMUser role, or VM.Audit, VM.PowerMgmt and VM.Console."
+                f"The token has far more privileges than needed ({len(self.excessive)}, among them {among}); a leaked "
+                "secret would expose the whole cluster. Give it only the PVEVMUser role, or VM.Audit, VM.PowerMgmt "
+                "and VM.Console."
             )
         elif self.excessive:
             parts.append(f"The token has privileges the broker does not need: {', '.join(self.excessive)}.")

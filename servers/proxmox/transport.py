@@ -15,7 +15,15 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.retry import Retry
 
-from .connection import Connection, certificate_fingerprint, netloc, ssl_context, unverified_context
+from .connection import (
+    Connection,
+    IPNetwork,
+    certificate_fingerprint,
+    netloc,
+    refuse_denied_peer,
+    ssl_context,
+    unverified_context,
+)
 from .errors import TLSFailure
 from .translate import error_from_failure, past_budget
 
@@ -77,6 +85,8 @@ class Deadline:
 
 
 _current_deadline: ContextVar[Deadline | None] = ContextVar("proxmox_call_deadline", default=None)
+# The address ranges the current call may not connect to (set by the session's adapter around each request).
+_denied_networks: ContextVar[tuple[IPNetwork, ...]] = ContextVar("proxmox_denied_networks", default=())
 
 
 def _watch(sock: socket.socket) -> None:
@@ -100,6 +110,7 @@ class _DeadlineConnection(HTTPSConnection):
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
+        refuse_denied_peer(sock, self.host, _denied_networks.get())
         # A duplicate descriptor: TLS wraps (and so detaches) `sock`, but shutting the duplicate down still ends it.
         self._watched = sock.dup()
         _watch(self._watched)
@@ -167,7 +178,11 @@ class _TLSAdapter(HTTPAdapter):
 
     def send(self, request, **kwargs):
         kwargs["verify"] = self._connection.tls_mode != "fingerprint"
-        return super().send(request, **kwargs)
+        token = _denied_networks.set(self._connection.denied_networks)
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            _denied_networks.reset(token)
 
 
 def http_session(connection: Connection) -> requests.Session:
@@ -186,21 +201,37 @@ def http_session(connection: Connection) -> requests.Session:
     return session
 
 
-def fetch_fingerprint(host: str, port: int = 8006, timeout: float = 10.0) -> str:
+def open_socket(host: str, port: int, timeout: float, denied: tuple[IPNetwork, ...] = ()) -> socket.socket:
+    """A TCP connection to host:port within `timeout`, refused (DeniedAddress) when it reached a denied range."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:
+        raise error_from_failure(exc, host, port, timeout) from None
+    refuse_denied_peer(sock, host, denied)
+    return sock
+
+
+def presented_certificate(sock: socket.socket, host: str, port: int, deadline: Deadline) -> bytes:
+    """The DER certificate the server on `sock` presents, read WITHOUT verification; closes `sock`."""
+    try:
+        with sock:
+            # The handshake gets what is left: Python bounds a whole TLS handshake by the socket's timeout.
+            sock.settimeout(deadline.remaining())
+            with unverified_context().wrap_socket(sock, server_hostname=host) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except OSError as exc:  # socket and TLS errors alike
+        raise error_from_failure(exc, host, port, deadline.seconds) from None
+    if not der:
+        raise TLSFailure(f"{netloc(host, port)} presented no certificate.")
+    return der
+
+
+def fetch_fingerprint(host: str, port: int = 8006, timeout: float = 10.0, denied: tuple[IPNetwork, ...] = ()) -> str:
     """SHA-256 'AA:BB:...' of the certificate `host:port` presents, read WITHOUT verification.
 
     For trust on first use only: show it to the operator to compare with the one Proxmox displays; never pin it
     automatically. No HTTP request (and so no token) is sent.
     """
     deadline = Deadline(timeout, netloc(host, port))
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            # The handshake gets what is left: Python bounds a whole TLS handshake by the socket's timeout.
-            sock.settimeout(deadline.remaining())
-            with unverified_context().wrap_socket(sock, server_hostname=host) as tls:
-                der = tls.getpeercert(binary_form=True)
-    except OSError as exc:  # socket and TLS errors alike
-        raise error_from_failure(exc, host, port, timeout) from None
-    if not der:
-        raise TLSFailure(f"{netloc(host, port)} presented no certificate.")
-    return certificate_fingerprint(der)
+    sock = open_socket(host, port, timeout, denied)
+    return certificate_fingerprint(presented_certificate(sock, host, port, deadline))

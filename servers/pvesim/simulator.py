@@ -92,6 +92,16 @@ class SimServer:
             "fingerprint": self.fingerprint,
         }
 
+    def describe(self) -> str:
+        """How to reach this server, for people: URL, certificate fingerprint and API token."""
+        return (
+            f"{self.name}: {self.base_url}\n"
+            f"  fingerprint:  {self.fingerprint}\n"
+            f"  token id:     {self.token_id}\n"
+            f"  token secret: {self.token_secret}\n"
+            f"  header:       Authorization: PVEAPIToken={self.token_id}={self.token_secret}\n"
+        )
+
     def node_cert_pem(self, node: str) -> str:
         return self._node_certs[node].cert_pem.decode()
 

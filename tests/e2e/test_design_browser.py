@@ -77,7 +77,7 @@ def test_the_home_and_server_pages_fit_a_phone(sim_server, manager_a, daphne_ser
     expect(navigation).to_be_hidden()
     page.click("[data-nav-toggle]")
     expect(navigation).to_be_visible()
-    navigation.get_by_text("Servers").click()
+    navigation.get_by_text("Servers", exact=True).click()
     expect(page).to_have_url(f"{daphne_server.url}/")
 
 
@@ -144,12 +144,21 @@ def test_screenshots_of_the_main_pages(
             page.goto(f"{daphne_server.url}{url}")
             if name == "console":
                 expect(page.locator("#console-status")).to_have_attribute("data-state", "connected", timeout=10_000)
-            for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-                page.set_viewport_size(viewport)
-                for theme in ("light", "dark"):
-                    page.emulate_media(color_scheme=theme)
-                    page.wait_for_timeout(100)  # charts and noVNC follow a resize on the next frame
-                    page.screenshot(path=SCREENSHOTS / f"{name}-{theme}-{size}.png", full_page=True)
-                if size == "phone":
-                    assert page.evaluate(SIDEWAYS_SCROLL) <= 0, f"{name} scrolls sideways on a phone"
+            save_screenshots(page, name)
         page.context.close()
+
+
+def save_screenshots(page, name):
+    """The page as it is now, in light and dark on a desktop and a phone (which it must fit without sideways
+    scrolling); the page is left at desktop size."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        for theme in ("light", "dark"):
+            page.emulate_media(color_scheme=theme)
+            page.wait_for_timeout(100)  # charts and noVNC follow a resize on the next frame
+            page.screenshot(path=SCREENSHOTS / f"{name}-{theme}-{size}.png", full_page=True)
+        if size == "phone":
+            assert page.evaluate(SIDEWAYS_SCROLL) <= 0, f"{name} scrolls sideways on a phone"
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme=None)

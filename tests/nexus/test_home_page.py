@@ -46,3 +46,9 @@ def test_the_platform_admin_sees_every_tenant_once(client, platform_admin, serve
     for name in ("Tenant A", "Tenant B", "Empty Co"):
         assert html.count(f'<span class="tenant-name">{name}</span>') == 1
     assert html.index("pve-a") < html.index("pve-a2") < html.index("Tenant B")
+
+
+def test_an_inactive_server_is_listed_as_inactive_not_with_a_health_it_no_longer_has(client, viewer_a, tenant_a):
+    make_server(tenant_a, "asleep", is_active=False, connection_status="online")
+    html = home(client, viewer_a)
+    assert '<span class="badge warning">inactive</span>' in html and "Online" not in html

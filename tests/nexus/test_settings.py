@@ -147,6 +147,13 @@ def test_an_encryption_key_list_that_is_no_key_list_refuses_to_start(tmp_path):
     assert "ENCRYPTION_KEYS must be comma-separated Fernet keys" in result.stderr
 
 
+def test_denied_server_networks_that_are_no_address_ranges_refuse_to_start(tmp_path):
+    result = run_manage("check", SERVER_DENIED_NETWORKS="127.0.0.0/8,loopback", DATA_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "SERVER_DENIED_NETWORKS must be comma-separated address ranges" in result.stderr
+    assert "'loopback'" in result.stderr
+
+
 def test_the_demo_database_and_its_folder_are_the_owners_only(tmp_path):
     data = tmp_path / "data"
     result = run_manage("check", DATA_DIR=str(data))

@@ -109,3 +109,31 @@ def test_a_tenant_that_is_no_id_is_a_form_error(client, platform_admin, tenant_a
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["tenant"]
     assert not ProxmoxServer.objects.filter(name="pve-new").exists()
+
+
+def test_an_inactive_server_is_not_asked_for_its_certificate(client, platform_admin, sim_server):
+    sim_server.is_active = False
+    sim_server.save()
+    [message] = run_server_action(client, platform_admin, sim_server, "show_certificate")
+    assert "is disabled" in message
+
+
+def test_a_server_saved_in_the_admin_is_checked_at_once(
+    client, platform_admin, tenant_a, pve, settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    client.force_login(platform_admin)
+    settings_of_pve = pve.connection_settings()
+    form = server_form(
+        tenant_a, **{name: settings_of_pve[name] for name in ("host", "port", "token_id", "token_secret")}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:servers_proxmoxserver_add"), {**form, "fingerprint": settings_of_pve["fingerprint"]})
+    assert ProxmoxServer.objects.get(name="pve-new").connection_status == "online"
+
+
+def test_the_admin_refuses_a_token_secret_proxmox_could_never_accept(client, platform_admin, tenant_a):
+    client.force_login(platform_admin)
+    response = client.post(reverse("admin:servers_proxmoxserver_add"), server_form(tenant_a, token_secret="a b"))
+    assert "spaces or line breaks" in response.content.decode()
+    assert not ProxmoxServer.objects.exists()

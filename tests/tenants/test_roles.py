@@ -8,18 +8,26 @@ def test_viewers_only_read():
 
 def test_managers_run_servers_and_guests_and_read_members():
     perms = ROLE_PERMISSIONS[Role.MANAGER]
-    assert {roles.ADD_SERVER, roles.CHANGE_SERVER, roles.DELETE_SERVER, roles.POWER_GUESTS, roles.OPEN_CONSOLE} <= perms
+    assert {
+        roles.ADD_SERVER,
+        roles.CHANGE_SERVER,
+        roles.DELETE_SERVER,
+        roles.POWER_GUESTS,
+        roles.OPEN_CONSOLE,
+        roles.EXPLORE_API,
+    } <= perms
     assert roles.VIEW_MEMBERS in perms
     assert roles.MANAGE_MEMBERS not in perms
     assert roles.CHANGE_TENANT not in perms
 
 
-def test_admins_also_manage_members_settings_and_read_the_audit_log():
+def test_admins_also_manage_members_settings_and_read_the_audit_and_node_logs():
     assert ROLE_PERMISSIONS[Role.ADMIN] == ROLE_PERMISSIONS[Role.MANAGER] | {
         roles.MANAGE_MEMBERS,
         roles.CHANGE_TENANT,
         roles.VIEW_AUDIT,
         roles.MANAGE_CONSOLES,
+        roles.READ_NODE_LOGS,
     }
 
 

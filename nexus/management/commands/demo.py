@@ -15,8 +15,10 @@ from metrics.services import servers_health_check
 from nexus.demo import (
     DEMO_PASSWORD,
     DEMO_TOTP_USER,
+    SIMULATED_SERVERS,
     demo_idp_config,
     demo_seed,
+    demo_spare_server,
     demo_sso_seed,
     demo_two_factor_seed,
 )
@@ -35,7 +37,7 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("The demo uses generated local secrets; run it with DEBUG=true (the default).")
         call_command("migrate", interactive=False, verbosity=0)
-        simulator = Simulator(servers=3, port=0).start()
+        simulator = Simulator(servers=SIMULATED_SERVERS, port=0).start()
         idp = None
         try:
             users = demo_seed(simulator=simulator)
@@ -92,7 +94,11 @@ class Command(BaseCommand):
         write(f"Every demo user's password: {DEMO_PASSWORD}")
         for username, description in users:
             write(f"  {username:<10} {description}")
+        spare = demo_spare_server(simulator)
         write("Simulated Proxmox VE servers (also usable with any Proxmox client):")
         for server in simulator.servers:
-            write(f"  {server.name}: {server.base_url}  fingerprint {server.fingerprint}")
+            if server is not spare:
+                write(f"  {server.name}: {server.base_url}  fingerprint {server.fingerprint}")
+        write("\nOne more that no tenant has yet: add it as alice (Manage servers > Add server) and see it online:")
+        write(spare.describe())
         write("Press Ctrl+C to stop.\n")

@@ -20,13 +20,7 @@ class Command(BaseCommand):
         simulator.start()
         try:
             for server in simulator.servers:
-                self.stdout.write(
-                    f"{server.name}: {server.base_url}\n"
-                    f"  fingerprint:  {server.fingerprint}\n"
-                    f"  token id:     {server.token_id}\n"
-                    f"  token secret: {server.token_secret}\n"
-                    f"  header:       Authorization: PVEAPIToken={server.token_id}={server.token_secret}\n"
-                )
+                self.stdout.write(server.describe())
             self.stdout.write("Press Ctrl+C to stop.")
             while True:
                 time.sleep(3600)

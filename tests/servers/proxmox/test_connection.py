@@ -1,5 +1,6 @@
 """servers.proxmox.connection: what a Connection accepts, and its TLS modes (offline and against the simulator)."""
 
+import socket
 import ssl
 
 import pytest
@@ -31,6 +32,73 @@ def test_a_fingerprint_is_normalised():
 def test_an_unusable_connection_is_refused(overrides):
     with pytest.raises(ConfigurationError):
         make_connection(**overrides)
+
+
+@pytest.mark.parametrize(
+    "secret, why",
+    [
+        ("", "empty"),
+        ("5f0c9b1e secret", "spaces or line breaks"),
+        ("5f0c9b1e\nsecret", "spaces or line breaks"),
+        ("5f0c9b1e-sécret", "plain ASCII"),
+        ("5f0c9b1e-\x07", "plain ASCII"),
+        ("a" * 129, "129 characters long"),
+    ],
+)
+def test_token_secrets_proxmox_could_never_accept_are_refused_and_say_why(secret, why):
+    assert why in proxmox.token_secret_problem(secret)
+    with pytest.raises(ConfigurationError, match=why):
+        make_connection(token_secret=secret)
+
+
+def test_a_uuid_is_a_token_secret():
+    assert proxmox.token_secret_problem("5f0c9b1e-0d2a-4c3e-9b8f-00c0ffee0001") == ""
+
+
+def test_a_ca_certificate_must_parse():
+    proxmox.check_ca_pem(make_cert()[0].decode())
+    for pem, why in [
+        ("just text", "PEM form"),
+        ("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n", "does not parse"),
+        (make_cert()[1].decode(), "private key"),
+    ]:
+        with pytest.raises(ConfigurationError, match=why):
+            proxmox.check_ca_pem(pem)
+
+
+@pytest.mark.parametrize(
+    "address", ["169.254.169.254", "169.254.0.1", "fe80::1", "fe80::1%eth0", "::ffff:169.254.169.254", "fd00:ec2::254"]
+)
+def test_link_local_and_cloud_metadata_addresses_are_always_denied(address):
+    assert proxmox.denied_network(address) is not None
+
+
+def test_more_ranges_may_be_denied():
+    loopback = proxmox.parse_networks(["127.0.0.0/8", "::1"])
+    assert proxmox.denied_network("127.0.0.1") is None
+    assert str(proxmox.denied_network("127.0.0.1", loopback)) == "127.0.0.0/8"
+    assert str(proxmox.denied_network("::1", loopback)) == "::1/128"
+    assert proxmox.denied_network("192.0.2.1", loopback) is None
+    with pytest.raises(ConfigurationError):
+        proxmox.parse_networks(["loopback"])
+
+
+def test_a_call_to_a_denied_address_is_refused_before_anything_is_sent():
+    """Checked on the connected socket, so a host name that resolves into a denied range is refused as well."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        connection = make_connection(host="localhost", port=port, denied_networks=("127.0.0.0/8",), timeout=2.0)
+        with ProxmoxClient(connection) as client:
+            with pytest.raises(proxmox.DeniedAddress, match=r"localhost \(127\.0\.0\.1\) is in 127\.0\.0\.0/8"):
+                client.version()
+        with pytest.raises(proxmox.DeniedAddress):
+            proxmox.fetch_fingerprint("127.0.0.1", port, denied=proxmox.parse_networks(["127.0.0.1"]))
+        listener.settimeout(2)
+        for _ in range(2):
+            peer, _ = listener.accept()
+            with peer:
+                peer.settimeout(2)
+                assert peer.recv(1024) == b""  # closed without a byte: no TLS hello, no token
 
 
 def test_an_ipv6_host_is_bracketed_in_urls():

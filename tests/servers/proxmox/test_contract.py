@@ -123,9 +123,9 @@ def test_every_request_of_the_client_exists_in_the_schema_with_valid_parameters(
 
 
 def test_the_api_explorer_list_is_generated_from_the_schema(schema):
-    committed = validation.GET_PATHS_FILE.read_text().splitlines()
-    assert committed == pve_schema.get_path_templates(schema), (
-        "servers/proxmox/pve_get_paths.txt is stale: regenerate it with tests.pve_schema.get_path_templates()"
+    committed = json.loads(validation.GET_API_FILE.read_text())
+    assert committed == pve_schema.get_api(schema), (
+        "servers/proxmox/pve_get_api.json is stale: regenerate it with `python -m tests.pve_schema`"
     )
 
 

@@ -39,7 +39,16 @@ def test_an_administrator_token_is_far_more_than_needed():
     assert not report.missing
     assert set(report.excessive) == {"Sys.Modify", "Permissions.Modify", "VM.Allocate", "Datastore.Allocate"}
     assert report.far_more_than_needed
-    assert "far more" in report.summary
+    assert "far more privileges than needed (4, among them Datastore.Allocate, Permissions.Modify, " in report.summary
+
+
+def test_a_summary_names_the_riskiest_privileges_and_counts_the_rest():
+    everything = {"/": dict.fromkeys([*proxmox.REQUIRED_PRIVILEGES, *proxmox.HIGH_RISK_PRIVILEGES, "Pool.Audit"], 1)}
+    summary = proxmox.privilege_report(everything).summary
+    assert (
+        "(12, among them Datastore.Allocate, Group.Allocate, Mapping.Modify, Permissions.Modify, Realm.Allocate "
+        "and 7 more)" in summary
+    )
 
 
 def test_the_report_comes_from_access_permissions(api, client):
