@@ -11,7 +11,8 @@ from servers.pvesim import SimServer, Simulator
 
 @pytest.fixture(scope="session")
 def pvesim():
-    with Simulator(servers=1) as simulator:
+    # Power tasks finish before the API answers (the browser tests give them time: `pve.task_delay = ...`).
+    with Simulator({"cluster": {"task_delay": 0}}, servers=1) as simulator:
         yield simulator
 
 

@@ -156,7 +156,24 @@ class ProxmoxClient:
     def task_status(self, node: str, upid: str) -> dict:
         check_node(node)
         check_upid(upid)
-        return self._get(f"/nodes/{node}/tasks/{urllib.parse.quote(upid, safe=':@!=')}/status", dict, "the task status")
+        return self._get(f"/nodes/{node}/tasks/{_quote_upid(upid)}/status", dict, "the task status")
+
+    def task_log(self, node: str, upid: str, *, start: int = 0, limit: int = 50) -> list[dict]:
+        """Lines `start`.. of a task's log: [{"n": line number, "t": text}]; a finished task's last line is
+        `TASK OK` or `TASK ERROR: <why>`."""
+        check_node(node)
+        check_upid(upid)
+        params = {"start": max(int(start), 0), "limit": max(int(limit), 0)}
+        return self._get(f"/nodes/{node}/tasks/{_quote_upid(upid)}/log", list, "the task log", params)
+
+    def tasks(self, node: str, *, vmid: int | None = None, limit: int = 50) -> list[dict]:
+        """The node's recent tasks (running and finished), newest first; finished ones carry `endtime`."""
+        check_node(node)
+        params: dict[str, Any] = {"source": "all", "limit": max(int(limit), 0)}
+        if vmid is not None:
+            check_guest(node, "qemu", vmid)
+            params["vmid"] = vmid
+        return self._get(f"/nodes/{node}/tasks", list, "the task list", params)
 
     def permissions(self) -> dict:
         return self._get("/access/permissions", dict, "the token permissions")
@@ -223,3 +240,7 @@ class ProxmoxClient:
             port_ok = False
         if not port_ok or not isinstance(ticket.get("ticket"), str) or not ticket["ticket"]:
             raise ProxmoxAPIError(f"{self.connection.netloc} returned a console ticket without a usable port/ticket.")
+
+
+def _quote_upid(upid: str) -> str:
+    return urllib.parse.quote(upid, safe=":@!=")

@@ -24,7 +24,8 @@ from servers.proxmox import KINDS
 
 from .params import NODE, VMID, ParameterError, validate
 from .rfb_server import RfbServerSession, RfbSessionError
-from .state import TASK_TYPES, ConsoleOffer, SimGuest, Token
+from .power import Phase, phases
+from .state import TASK_TYPES, ConsoleOffer, SimGuest, Task, Token
 from .term import TermSession, TermSessionError
 
 if TYPE_CHECKING:
@@ -81,6 +82,14 @@ VNCPROXY_PARAMS = {
 TERMPROXY_PARAMS = {
     "qemu": {"serial": {"type": "string", "enum": ["serial0", "serial1", "serial2", "serial3"], "optional": 1}},
     "lxc": {},
+}
+TASK_LIST_PARAMS = {
+    "vmid": {**VMID, "optional": 1},
+    "typefilter": _S,
+    "source": {"type": "string", "enum": ["archive", "active", "all"], "optional": 1},
+    "start": _T,
+    "limit": _T,
+    "errors": _B,
 }
 VNCWEBSOCKET_PARAMS = {
     "port": {"type": "integer", "minimum": 5900, "maximum": 5999},
@@ -153,7 +162,14 @@ class PveApi:
                 {"type": {"type": "string", "enum": ["vm", "storage", "node", "sdn"], "optional": 1}},
             ),
             _route("GET", "/access/permissions", self.permissions, {"path": _S, "userid": _S}),
+            _route("GET", "/nodes/{node}/tasks", self.task_list, {**node, **TASK_LIST_PARAMS}),
             _route("GET", "/nodes/{node}/tasks/{upid}/status", self.task_status, {**node, "upid": {"type": "string"}}),
+            _route(
+                "GET",
+                "/nodes/{node}/tasks/{upid}/log",
+                self.task_log,
+                {**node, "upid": {"type": "string"}, "start": _T, "limit": _T},
+            ),
             _route("GET", "/nodes/{node}/qemu", self.guest_list("qemu"), {**node, "full": _B}),
             _route("GET", "/nodes/{node}/lxc", self.guest_list("lxc"), node),
         ]
@@ -398,7 +414,8 @@ class PveApi:
         paths = [call.params["path"]] if "path" in call.params else sorted(token.acl)
         return {path: dict.fromkeys(sorted(token.privileges_on(path)), 1) for path in paths}
 
-    async def task_status(self, call: Call):
+    def _task(self, call: Call):
+        """The task a call names, with Proxmox's refusals: an unparsable UPID, another node's, another user's."""
         node, upid = call.params["node"], call.params["upid"]
         self._node(node)
         if not re.fullmatch(r"UPID:[^:]+:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:[^:]+:[^:]*:[^:]+:", upid):
@@ -408,7 +425,36 @@ class PveApi:
             raise ApiError(500, f"no such task '{upid}'\n")
         if task.user != call.token.token_id:
             self._require(call.token, f"/nodes/{node}", "Sys.Audit")
-        return task.as_dict()
+        return task
+
+    async def task_status(self, call: Call):
+        return self._task(call).as_dict()
+
+    async def task_log(self, call: Call):
+        task = self._task(call)
+        start, limit = call.params.get("start", 0), call.params.get("limit", 50)
+        lines = task.log[start : start + limit] if limit else task.log[start:]
+        return [{"n": start + index + 1, "t": text} for index, text in enumerate(lines)]
+
+    async def task_list(self, call: Call):
+        """The node's tasks, newest first; the token's own unless it has Sys.Audit on the node."""
+        params, token = call.params, call.token
+        node = params["node"]
+        self._node(node)
+        everyone = token.has(f"/nodes/{node}", "Sys.Audit")
+        source = params.get("source", "archive")
+        tasks = [
+            task
+            for task in sorted(self.state.tasks.values(), key=lambda task: (task.starttime, task.pid), reverse=True)
+            if task.node == node
+            and (everyone or task.user == token.token_id)
+            and ("vmid" not in params or task.id == str(params["vmid"]))
+            and ("typefilter" not in params or task.type == params["typefilter"])
+            and (source == "all" or (task.status == "running") == (source == "active"))
+            and (not params.get("errors") or task.exitstatus not in (None, "OK"))
+        ]
+        start, limit = params.get("start", 0), params.get("limit", 50)
+        return [task.list_entry() for task in tasks[start : start + limit]]
 
     # --- guests ---------------------------------------------------------------------------
 
@@ -474,32 +520,44 @@ class PveApi:
                 return f"{noun} {guest.vmid} not running"
             return None
 
-        def effect(guest: SimGuest) -> None:
-            if action == "start":
-                guest.power_on(self.state.next_pid())
-            elif action in ("stop", "shutdown"):
-                guest.power_off()
-            elif action == "reboot":
-                guest.power_on(self.state.next_pid())
-            elif action == "suspend":
-                guest.paused = True
-            elif action == "resume":
-                guest.paused = False
-
         async def handler(call: Call):
             guest = self._guest(kind, call.params)
             if reason := refusal(guest):
                 raise ApiError(500, reason + "\n")
+            steps = phases(action, guest, noun, self.state.next_pid)
+            fault = self.server.faults.task_error
+            if fault:
+                # An injected failure: the task gets going, then fails with Proxmox's words; the guest stays as is.
+                steps = [*steps[:1], Phase("")]
 
-            def finish() -> str:
-                # The state may have changed while the task ran (two starts in a row).
-                if reason := refusal(guest):
-                    return reason
-                effect(guest)
+            def run(phase: Phase, task: Task) -> str:
+                """Run one phase; the reason it cannot, when the guest's state changed under the task."""
+                if phase.needs_running is not None and guest.running != phase.needs_running:
+                    state = "not" if phase.needs_running else "already"
+                    return refusal(guest) or f"{noun} {guest.vmid} {state} running"
+                if phase.effect is not None:
+                    phase.effect(guest)
+                if phase.line:
+                    task.log.append(phase.line)
                 return "OK"
 
+            def step(phase: Phase) -> Callable[[Task], None]:
+                def advance(task: Task) -> None:
+                    if (outcome := run(phase, task)) != "OK":
+                        task.finish(outcome)
+
+                return advance
+
+            def finish(task: Task) -> str:
+                return fault or run(steps[-1], task)
+
             task = self.state.start_task(
-                guest.node, TASK_TYPES[kind][action], str(guest.vmid), call.token.token_id, finish
+                guest.node,
+                TASK_TYPES[kind][action],
+                str(guest.vmid),
+                call.token.token_id,
+                finish,
+                [step(phase) for phase in steps[:-1]],
             )
             return task.upid
 

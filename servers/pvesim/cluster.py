@@ -8,7 +8,7 @@ import itertools
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .state import ConsoleOffer, SimGuest, SimNode, Task, Token
 
@@ -19,7 +19,8 @@ class ClusterState:
     def __init__(self, config: dict, fingerprints: dict[str, str], token_secret: str | None = None):
         self.config = config
         cluster = config["cluster"]
-        self.task_delay = float(cluster.get("task_delay", 0.3))
+        self.default_task_delay = float(cluster.get("task_delay", 3))
+        self.task_delay = self.default_task_delay
         self.default_ticket_lifetime = float(cluster.get("ticket_lifetime", 40))
         self.ticket_lifetime = self.default_ticket_lifetime
         self.console_connect_timeout = float(cluster.get("console_connect_timeout", 10))
@@ -68,6 +69,7 @@ class ClusterState:
         self._offers.clear()
         self._ports.clear()
         self.ticket_lifetime = self.default_ticket_lifetime
+        self.task_delay = self.default_task_delay
 
     def next_pid(self) -> int:
         return next(self._pids)
@@ -80,8 +82,17 @@ class ClusterState:
         timer = asyncio.get_running_loop().call_later(delay, run)
         self._timers.add(timer)
 
-    def start_task(self, node: str, kind: str, ident: str, user: str, work: Callable[[], str] | None) -> Task:
-        """A running task; `work` runs after task_delay and returns its exit status.
+    def start_task(
+        self,
+        node: str,
+        kind: str,
+        ident: str,
+        user: str,
+        work: Callable[[Task], str] | None,
+        steps: Sequence[Callable[[Task], None]] = (),
+    ) -> Task:
+        """A running task. `steps` run spread over task_delay (each may log a line or move the guest on), then
+        `work` runs and returns the exit status; with a task_delay of 0 all of it happens before this returns.
 
         Without `work` the task runs until someone finishes it (console tasks).
         """
@@ -95,8 +106,19 @@ class ClusterState:
             user,
         )
         self.tasks[task.upid] = task
-        if work is not None:
-            self._later(self.task_delay, lambda: task.finish(work()))
+        if work is None:
+            return task
+        if self.task_delay <= 0:
+            for step in steps:
+                if task.status == "running":
+                    step(task)
+            if task.status == "running":
+                task.finish(work(task))
+            return task
+        interval = self.task_delay / (len(steps) + 1)
+        for index, step in enumerate(steps, 1):
+            self._later(interval * index, lambda step=step: step(task) if task.status == "running" else None)
+        self._later(self.task_delay, lambda: task.finish(work(task)) if task.status == "running" else None)
         return task
 
     # --- console listeners ------------------------------------------------------------

@@ -31,9 +31,11 @@ class Faults:
     http_500: bool = False  # every API call fails with HTTP 500
     drop_ws_after: int | None = None  # cut console WebSockets after this many bytes to the client
     trickle: float = 0.0  # send every HTTP answer one byte at a time, this many seconds apart
+    task_error: str = ""  # power tasks started now fail with this exit status (e.g. "start failed: ..."), guest unchanged
 
     def clear(self) -> None:
         self.latency, self.hang, self.http_500, self.drop_ws_after, self.trickle = 0.0, False, False, None, 0.0
+        self.task_error = ""
 
 
 class SimServer:
@@ -138,6 +140,19 @@ class SimServer:
     @ticket_lifetime.setter
     def ticket_lifetime(self, seconds: float) -> None:
         self.state.ticket_lifetime = seconds
+
+    @property
+    def task_delay(self) -> float:
+        """Seconds a power task runs (its phases spread over them); 0 finishes it before the API answers."""
+        return self.state.task_delay
+
+    @task_delay.setter
+    def task_delay(self, seconds: float) -> None:
+        self.state.task_delay = seconds
+
+    def task(self, upid: str):
+        """A task of this cluster (state.Task): its status, exit status and log."""
+        return self.state.tasks[upid]
 
     def rotate_certificate(self) -> None:
         """Issue a new certificate from the same CA; new connections see it."""

@@ -244,6 +244,8 @@ class Task:
     user: str
     status: str = "running"
     exitstatus: str | None = None
+    endtime: int | None = None
+    log: list[str] = field(default_factory=list)  # the task log's lines, as `GET .../tasks/{upid}/log` shows them
 
     @property
     def upid(self) -> str:
@@ -252,8 +254,10 @@ class Task:
         )
 
     def finish(self, exitstatus: str = "OK") -> None:
+        """End the task; like a PVE worker, its log ends with TASK OK or TASK ERROR: <why>."""
         if self.status == "running":
-            self.status, self.exitstatus = "stopped", exitstatus
+            self.status, self.exitstatus, self.endtime = "stopped", exitstatus, int(time.time())
+            self.log.append("TASK OK" if exitstatus == "OK" else f"TASK ERROR: {exitstatus}")
 
     def as_dict(self) -> dict:
         data = {
@@ -270,6 +274,13 @@ class Task:
         if self.exitstatus is not None:
             data["exitstatus"] = self.exitstatus
         return data
+
+    def list_entry(self) -> dict:
+        """As `GET /nodes/{node}/tasks` lists it: with `endtime`, and the status only once the task ended."""
+        entry = {key: value for key, value in self.as_dict().items() if key not in ("status", "exitstatus")}
+        if self.status == "stopped":
+            entry.update(status=self.exitstatus, endtime=self.endtime)
+        return entry
 
 
 @dataclass

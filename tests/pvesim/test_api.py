@@ -196,6 +196,16 @@ def test_every_path_and_field_served_exists_in_the_proxmox_schema(api):
         for item in data if isinstance(data, list) else [data]:
             assert set(item) <= allowed, (path, set(item) - allowed)
     upid = api.data("post", "/nodes/pve1/qemu/100/status/reset")
-    template, _ = match_template(schema, f"/nodes/pve1/tasks/{upid}/status", "GET")
-    allowed = _fields(endpoints(schema)[template]["GET"]["returns"])
-    assert set(api.data("get", f"/nodes/pve1/tasks/{upid}/status")) <= allowed
+    task_calls = [
+        (f"/nodes/pve1/tasks/{upid}/status", {}),
+        (f"/nodes/pve1/tasks/{upid}/log", {"start": 0, "limit": 10}),
+        ("/nodes/pve1/tasks", {"vmid": 100, "source": "all", "limit": 5}),
+    ]
+    for path, params in task_calls:
+        template, _ = match_template(schema, path, "GET")
+        info = endpoints(schema)[template]["GET"]
+        assert set(params) <= set(info["parameters"].get("properties", {})), path
+        data = api.data("get", path, **params)
+        allowed = _fields(info["returns"])
+        for item in data if isinstance(data, list) else [data]:
+            assert set(item) <= allowed, (path, set(item) - allowed)

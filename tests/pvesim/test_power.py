@@ -27,6 +27,7 @@ def test_starting_a_vm_returns_a_upid_with_nine_fields(api):
 
 
 def test_a_task_runs_then_stops_with_ok_and_the_vm_runs(api, pve):
+    pve.task_delay = 0.3
     upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
     assert api.data("get", f"/nodes/pve1/tasks/{upid}/status")["status"] == "running"
     assert pve.guest(102).status == "stopped"
@@ -66,7 +67,8 @@ def test_an_impossible_action_is_500_with_the_reason(api, path, message):
     assert response.json() == {"data": None, "message": message}
 
 
-def test_a_second_start_before_the_first_finished_fails_in_its_task(api):
+def test_a_second_start_before_the_first_finished_fails_in_its_task(api, pve):
+    pve.task_delay = 0.3
     first = api.data("post", "/nodes/pve1/qemu/102/status/start")
     second = api.data("post", "/nodes/pve1/qemu/102/status/start")
     assert wait_for_task(api, "pve1", first)["exitstatus"] == "OK"
@@ -96,3 +98,58 @@ def test_reset_brings_guests_back_to_their_configured_state(api, pve):
     pve.set_guest_status(102, "running")
     pve.reset()
     assert pve.guest(102).status == "stopped"
+
+
+def test_without_a_delay_the_task_has_ended_when_the_api_answers(api, pve):
+    upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    assert api.data("get", f"/nodes/pve1/tasks/{upid}/status")["exitstatus"] == "OK"
+    assert pve.guest(102).status == "running"
+
+
+def test_a_start_writes_its_log_and_the_guest_runs_before_the_task_ends(api, pve):
+    pve.task_delay = 0.6
+    upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    deadline = time.monotonic() + 5
+    while pve.guest(102).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert api.data("get", f"/nodes/pve1/tasks/{upid}/status")["status"] == "running"
+    log = api.data("get", f"/nodes/pve1/tasks/{upid}/log")
+    assert [line["n"] for line in log] == [1, 2]
+    assert log[0]["t"] == "starting VM 102 (db-01) on node 'pve1'"
+    wait_for_task(api, "pve1", upid)
+    assert api.data("get", f"/nodes/pve1/tasks/{upid}/log", start=2)[-1] == {"n": 4, "t": "TASK OK"}
+
+
+def test_a_reboot_stops_the_guest_then_starts_it_again(api, pve):
+    pve.task_delay = 0.6
+    pid = pve.guest(100).pid
+    upid = api.data("post", "/nodes/pve1/qemu/100/status/reboot")
+    deadline = time.monotonic() + 5
+    while pve.guest(100).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pve.guest(100).status == "stopped"
+    wait_for_task(api, "pve1", upid)
+    assert pve.guest(100).status == "running" and pve.guest(100).pid != pid
+
+
+def test_an_injected_fault_fails_the_task_with_the_reason_and_leaves_the_guest(api, pve):
+    pve.faults.task_error = "start failed: QEMU exited with code 1"
+    upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    status = api.data("get", f"/nodes/pve1/tasks/{upid}/status")
+    assert status["exitstatus"] == "start failed: QEMU exited with code 1"
+    assert api.data("get", f"/nodes/pve1/tasks/{upid}/log")[-1]["t"] == "TASK ERROR: start failed: QEMU exited with code 1"
+    assert pve.guest(102).status == "stopped"
+
+
+def test_the_task_list_gives_the_end_time_of_finished_tasks(api, pve):
+    upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
+    api.data("post", "/nodes/pve1/qemu/100/status/reboot")
+    tasks = api.data("get", "/nodes/pve1/tasks", vmid=102, source="all")
+    assert [task["upid"] for task in tasks] == [upid]
+    assert tasks[0]["status"] == "OK" and tasks[0]["endtime"] >= tasks[0]["starttime"]
+
+
+def test_a_task_log_of_an_unparsable_upid_is_refused_like_proxmox(api):
+    response = api.get("/nodes/pve1/tasks/UPID:nonsense/log")
+    assert response.status_code == 500
+    assert response.json()["message"] == "unable to parse worker upid 'UPID:nonsense'\n"

@@ -237,3 +237,17 @@ def test_the_secret_never_reaches_the_logs(pve, pve_client, caplog):
     with pytest.raises(ProxmoxAPIError):
         pve_client.guests()
     assert pve.token_secret not in caplog.text
+
+
+def test_it_reads_a_tasks_log_and_finds_it_in_the_task_list(pve_client):
+    upid = pve_client.power("pve1", "qemu", 102, "start")
+    assert pve_client.task_log("pve1", upid)[-1] == {"n": 4, "t": "TASK OK"}
+    assert [line["n"] for line in pve_client.task_log("pve1", upid, start=2, limit=1)] == [3]
+    (task,) = pve_client.tasks("pve1", vmid=102)
+    assert task["upid"] == upid and task["status"] == "OK" and "endtime" in task
+
+
+def test_a_task_log_with_a_bad_upid_is_refused_before_sending(api, client):
+    with pytest.raises(InvalidRequest):
+        client.task_log("pve", "UPID:../../etc")
+    assert not api.calls
