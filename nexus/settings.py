@@ -268,6 +268,8 @@ REST_FRAMEWORK = {
 }
 # Console tokens a user may request (each one a Proxmox ticket and a session record), per DRF's rate syntax.
 CONSOLE_REQUEST_RATE = env.str("CONSOLE_REQUEST_RATE", default="20/min")
+# Seconds a server's guest list is kept, so pages that poll do not hammer Proxmox; `?fresh=1` asks Proxmox anew.
+GUESTS_CACHE_SECONDS = env.int("GUESTS_CACHE_SECONDS", default=5)
 # Swagger UI served from our static files, not a CDN: works offline and under a strict CSP.
 SPECTACULAR_SETTINGS = {
     "TITLE": "Proxmox VNC Nexus API",

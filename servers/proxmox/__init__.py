@@ -61,7 +61,17 @@ from .privileges import (
 )
 from .probe import Step, connection_test, outcome_of, result_of
 from .transport import GET_RETRIES, fetch_fingerprint
-from .validation import KINDS, NODE_LOG_PATHS, POWER_ACTIONS, GetEndpoint, check_get, get_endpoints, is_allowed_get_path
+from .validation import (
+    KINDS,
+    NODE_LOG_PATHS,
+    POWER_ACTIONS,
+    GetEndpoint,
+    Upid,
+    check_get,
+    get_endpoints,
+    is_allowed_get_path,
+    parse_upid,
+)
 
 __all__ = [
     "ALWAYS_DENIED_NETWORKS",
@@ -96,6 +106,7 @@ __all__ = [
     "TLSFailure",
     "TimedOut",
     "Unreachable",
+    "Upid",
     "UpstreamConsole",
     "certificate_fingerprint",
     "check_ca_pem",
@@ -111,6 +122,7 @@ __all__ = [
     "open_vnc_websocket",
     "outcome_of",
     "parse_networks",
+    "parse_upid",
     "privilege_report",
     "result_of",
     "ssl_context",
