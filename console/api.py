@@ -8,9 +8,9 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from nexus.http import client_ip
-from servers.selectors import server_for_user
 from tenants import roles
 from tenants.api import RestrictedViewSetMixin
+from vms.selectors import guest_access_for_user
 
 from .models import ConsoleSession
 from .selectors import console_sessions_for_user
@@ -104,7 +104,7 @@ class ConsoleRequestView(APIView):
         },
     )
     def post(self, request, server_id: int, vmid: int):
-        server = server_for_user(request.user, server_id, roles.OPEN_CONSOLE)
+        server = guest_access_for_user(request.user, server_id, vmid, roles.OPEN_CONSOLE).server
         ticket = console_session_request(user=request.user, server=server, vmid=vmid, client_ip=client_ip(request))
         body = {
             "session": ticket.session.pk,

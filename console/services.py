@@ -14,8 +14,8 @@ from django.utils import timezone
 from audit.services import audit_record
 from nexus.errors import ApplicationError
 from servers.models import ProxmoxServer
-from tenants import access, roles
-from vms.services import guest_get
+from tenants import roles
+from vms.selectors import guest_permissions, server_guest
 
 from .models import ConsoleSession
 from .relay import CloseReason
@@ -59,11 +59,11 @@ def _audit(action: str, session: ConsoleSession, *, actor, client_ip: str | None
 
 def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip: str | None) -> ConsoleTicket:
     """Hand out a one-time token, valid for TOKEN_LIFETIME, to open one guest's console."""
-    if not access.can(user, roles.OPEN_CONSOLE, server):
-        raise ApplicationError("You may not open consoles on this server.", status=403, code="forbidden")
+    if roles.OPEN_CONSOLE not in guest_permissions(user, server, vmid):
+        raise ApplicationError("You may not open this guest's console.", status=403, code="forbidden")
     if not server.tenant.console_enabled:
         raise ApplicationError("Consoles are turned off for this tenant.", status=403, code="console_disabled")
-    guest = guest_get(server=server, vmid=vmid)
+    guest = server_guest(server=server, vmid=vmid, fresh=True)
     if guest.status != "running":
         raise ApplicationError(f"{guest.name} is not running.", status=409, code="guest_not_running")
     token = secrets.token_urlsafe(32)
@@ -115,12 +115,13 @@ def console_session_claim(
 
 def _still_allowed(session: ConsoleSession) -> bool:
     """Whether the session's user may still open its console: their account, the tenant's and the server's state,
-    the tenant's console switch, and their role or grant (through the choke point, never assumed)."""
+    the tenant's console switch, and their role or grant on the server or on this guest (through the choke point,
+    never assumed)."""
     return (
         session.user.is_active
         and session.server.is_active
         and session.tenant.console_enabled
-        and access.can(session.user, roles.OPEN_CONSOLE, session.server)
+        and roles.OPEN_CONSOLE in guest_permissions(session.user, session.server, session.vmid)
     )
 
 

@@ -10,11 +10,8 @@ from django.views.decorators.http import require_POST, require_safe
 
 from nexus.errors import ApplicationError
 from nexus.http import client_ip
-from servers import proxmox
-from servers.errors import proxmox_failure
-from servers.selectors import server_for_user
-from tenants import access, roles
-from vms.services import guest_get
+from tenants import roles
+from vms.selectors import guest_access_for_user, guest_for_user
 
 from .relay import CloseReason
 from .selectors import console_session_for_user, console_sessions_for_user, console_tenants_for_user
@@ -26,24 +23,27 @@ RECENT_CLOSED_SESSIONS = 50
 @login_required
 @require_safe
 def console_page(request, server_id: int, vmid: int):
-    """The noVNC page. It holds no token: console.js asks the API for a fresh one per connection."""
-    server = server_for_user(request.user, server_id)
+    """The noVNC page. It holds no token: console.js asks the API for a fresh one per connection. A stopped guest
+    is offered Start when the user may start it; the console connects once it runs."""
+    found = guest_access_for_user(request.user, server_id, vmid)
+    server = found.server
     context = {"server": server, "vmid": vmid, "guest": None, "problem": None}
     try:
-        access.require(request.user, roles.OPEN_CONSOLE, server)
-        context["guest"] = guest_get(server=server, vmid=vmid)
+        if roles.OPEN_CONSOLE not in found.perms:
+            raise PermissionDenied
+        context["guest"] = guest = guest_for_user(request.user, server.pk, vmid, fresh=True)
     except PermissionDenied:
-        context["problem"] = "You may see this server but not open its consoles."
+        context["problem"] = "You may see this guest but not open its console."
         return render(request, "console/page.html", context, status=403)
     except ApplicationError as error:
-        context["problem"] = error.message
+        upstream = error.code.startswith("proxmox_")
+        context["problem"] = f"Proxmox did not answer as expected: {error.message}" if upstream else error.message
         return render(request, "console/page.html", context, status=error.status)
-    except proxmox.ProxmoxError as error:
-        failure = proxmox_failure(error)
-        context["problem"] = f"Proxmox did not answer as expected: {failure.message}"
-        return render(request, "console/page.html", context, status=failure.status)
     context["console_api"] = reverse("api:guest-console", args=[server.pk, vmid])
     context["guest_api"] = reverse("api:guest-detail", args=[server.pk, vmid])
+    may_start = roles.POWER_GUESTS in found.perms and "start" in server.tenant.allowed_power_actions
+    if may_start and not guest.template:
+        context["power_api"] = reverse("api:guest-power", args=[server.pk, vmid])
     # What console.js does after each of the relay's close codes: stop, or reconnect.
     close_codes = {reason.name: {"code": reason.code, "final": reason.final} for reason in CloseReason}
     context["close_codes"] = json.dumps(close_codes)

@@ -15,6 +15,7 @@ urlpatterns = [
         APIRootView.as_view(
             api_root_dict={
                 "servers": "server-list",
+                "guests": "guests",
                 "console-sessions": "console-session-list",
                 "tenants": "tenant-list",
                 "tokens": "token-list",

@@ -31,8 +31,8 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from guardian.models import UserObjectPermission
 from guardian.core import ObjectPermissionChecker
+from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
 from .roles import ALL_PERMISSIONS, GRANTABLE, ROLE_PERMISSIONS, roles_with

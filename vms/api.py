@@ -91,18 +91,21 @@ class GuestsView(APIView):
 def _listing(request, **fixed) -> GuestListing:
     query = request.query_params
     server = query.get("server", "")
+    where = {
+        "tenant": query.get("tenant", ""),
+        # A server id that is no number names no server.
+        "server_id": (int(server) if server.isdigit() else 0) if server else None,
+        **fixed,
+    }
     return guests_for_user(
         request.user,
-        tenant=query.get("tenant", ""),
-        # A server id that is no number names no server.
-        server_id=(int(server) if server.isdigit() else 0) if server else None,
+        **where,
         node=query.get("node", ""),
         kind=query.get("type", ""),
         status=query.get("status", ""),
         search=query.get("search", ""),
         sort=query.get("sort", ""),
         fresh=query.get("fresh", "").lower() in ("1", "true", "yes", "on"),
-        **fixed,
     )
 
 

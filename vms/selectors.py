@@ -122,6 +122,7 @@ class GuestListing:
     errors: list[ServerFailure]
     servers: list[ProxmoxServer]  # every server asked (for filters)
     changeable: frozenset[int]  # ids of the servers whose address the user may see (they may change them)
+    nodes: list[str] = field(default_factory=list)  # the nodes of every guest the user sees, before filtering
 
     def errors_for_user(self) -> list[dict]:
         return [failure.for_user(failure.server.id in self.changeable) for failure in self.errors]
@@ -239,7 +240,11 @@ def _actions(guest: Guest, perms: frozenset[str], tenant) -> dict[str, bool]:
 
 
 def _visible(guests: list[Guest], scope: access.Scope, tenant) -> list[Guest]:
-    return [replace(guest, actions=_actions(guest, scope.of(guest.vmid), tenant)) for guest in guests if scope.sees(guest.vmid)]
+    return [
+        replace(guest, actions=_actions(guest, scope.of(guest.vmid), tenant))
+        for guest in guests
+        if scope.sees(guest.vmid)
+    ]
 
 
 # ------------------------------------------------------------------------------------------------------------ listing
@@ -287,8 +292,9 @@ def guests_for_user(
         else:
             server = next(server for server in servers if server.pk == server_id_)
             guests += _visible(answer, scopes[server_id_], server.tenant)
+    nodes = sorted({guest.node for guest in guests})
     guests = _sorted([guest for guest in guests if _matches(guest, node, kind, status, search)], sort)
-    return GuestListing(guests, errors, servers, _changeable(user, servers, scopes))
+    return GuestListing(guests, errors, servers, _changeable(user, servers, scopes), nodes)
 
 
 def _matches(guest: Guest, node: str, kind: str, status: str, search: str) -> bool:
@@ -298,7 +304,9 @@ def _matches(guest: Guest, node: str, kind: str, status: str, search: str) -> bo
         return True
     needle = search.strip().lower()
     return (
-        needle in guest.name.lower() or str(guest.vmid).startswith(needle) or any(needle in t.lower() for t in guest.tags)
+        needle in guest.name.lower()
+        or str(guest.vmid).startswith(needle)
+        or any(needle in t.lower() for t in guest.tags)
     )
 
 

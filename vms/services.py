@@ -87,7 +87,9 @@ def guest_power(*, user, server_id, vmid: int, action: str, client_ip: str | Non
                 code="unknown_action",
             )
         if action not in tenant.allowed_power_actions:
-            raise ApplicationError(f"{tenant.name} does not allow {action} of its guests.", status=403, code="forbidden")
+            raise ApplicationError(
+                f"{tenant.name} does not allow {action} of its guests.", status=403, code="forbidden"
+            )
         guest = server_guest(server=found.server, vmid=vmid, fresh=True)
         if reason := refusal(guest, action):
             raise ApplicationError(reason, status=409, code="guest_state")

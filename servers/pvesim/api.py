@@ -23,8 +23,8 @@ from aiohttp import WSMsgType, web
 from servers.proxmox import KINDS
 
 from .params import NODE, VMID, ParameterError, validate
-from .rfb_server import RfbServerSession, RfbSessionError
 from .power import Phase, phases
+from .rfb_server import RfbServerSession, RfbSessionError
 from .state import TASK_TYPES, ConsoleOffer, SimGuest, Task, Token
 from .term import TermSession, TermSessionError
 

@@ -31,7 +31,7 @@ class Faults:
     http_500: bool = False  # every API call fails with HTTP 500
     drop_ws_after: int | None = None  # cut console WebSockets after this many bytes to the client
     trickle: float = 0.0  # send every HTTP answer one byte at a time, this many seconds apart
-    task_error: str = ""  # power tasks started now fail with this exit status (e.g. "start failed: ..."), guest unchanged
+    task_error: str = ""  # power tasks started now fail with this exit status ("start failed: ..."); guest unchanged
 
     def clear(self) -> None:
         self.latency, self.hang, self.http_500, self.drop_ws_after, self.trickle = 0.0, False, False, None, 0.0

@@ -16,6 +16,7 @@ const statusLine = $("console-status");
 const screen = $("screen");
 const guestState = $("guest-state");
 const reconnectButton = $("reconnect");
+const startButton = $("start-guest");
 const ctrlAltDelButton = $("ctrl-alt-del");
 const scaleSelect = $("scale");
 const fullscreenButton = $("fullscreen");
@@ -57,14 +58,18 @@ function setConnectedControls(connected) {
     }
 }
 
+function setGuestState(status) {
+    if (!guestState) return;
+    guestState.textContent = status;
+    guestState.className = `status ${status}`;
+}
+
 async function refreshGuestState() {
     if (!guestState) return;
     try {
         const response = await fetch(root.dataset.guestApi, { headers: { Accept: "application/json" } });
         if (!response.ok) return;
-        const guest = await response.json();
-        guestState.textContent = guest.status;
-        guestState.className = `status ${guest.status}`;
+        setGuestState((await response.json()).status);
     } catch {
         // The state shown stays as it was; the status line already says what went wrong.
     }
@@ -83,6 +88,70 @@ function stop(text) {
     setStatus("ended", text);
     reconnectButton.hidden = false;
     refreshGuestState();
+}
+
+// A stopped guest: offer Start where the user may start it (the page names the power API then), follow the
+// Proxmox task's progress, and connect once the guest runs.
+const TASK_POLL_MS = 1000;
+
+function notRunning(text) {
+    setStatus("ended", text);
+    setGuestState("stopped");
+    startButton.hidden = !root.dataset.powerApi;
+    reconnectButton.hidden = !startButton.hidden;
+}
+
+async function api(url, options = {}) {
+    const response = await fetch(url, {
+        ...options,
+        headers: { "X-CSRFToken": root.dataset.csrfToken, Accept: "application/json", ...options.headers },
+        cache: "no-store",
+    });
+    return { response, body: await response.json().catch(() => ({})) };
+}
+
+async function startGuest() {
+    startButton.hidden = true;
+    reconnectButton.hidden = true;
+    setStatus("connecting", `Starting ${root.dataset.guestName}…`);
+    let answer;
+    try {
+        answer = await api(root.dataset.powerApi, {
+            method: "POST",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ action: "start" }),
+        });
+    } catch {
+        notRunning("The portal is unreachable; the guest was not started.");
+        return;
+    }
+    if (answer.response.status !== 202) {
+        notRunning(answer.body.detail || `The guest could not be started (HTTP ${answer.response.status}).`);
+        return;
+    }
+    followTask(answer.body.task_url);
+}
+
+async function followTask(url) {
+    let task;
+    try {
+        task = (await api(url)).body;
+    } catch {
+        task = {};
+    }
+    if (task.status !== "stopped") {
+        const line = task.log?.length ? task.log[task.log.length - 1].t : "";
+        setStatus("connecting", `Starting ${root.dataset.guestName}…${line ? ` ${line}` : ""}`);
+        setTimeout(() => followTask(url), TASK_POLL_MS);
+        return;
+    }
+    if (task.exitstatus !== "OK") {
+        notRunning(`Start failed: ${task.exitstatus || "Proxmox gave no reason."}`);
+        return;
+    }
+    setGuestState("running");
+    attempt = 0;
+    connect();
 }
 
 function retry(text) {
@@ -117,7 +186,8 @@ async function connect() {
     const { response, body } = answer;
     if (!response.ok) {
         const text = body.detail || `The console could not be opened (HTTP ${response.status}).`;
-        if (FINAL_HTTP_STATUSES.has(response.status)) stop(text);
+        if (body.code === "guest_not_running") notRunning(text);
+        else if (FINAL_HTTP_STATUSES.has(response.status)) stop(text);
         else retry(text);
         return;
     }
@@ -150,7 +220,8 @@ function closed(connection, event) {
     setConnectedControls(false);
     if (connection.connected && Date.now() - connection.connectedAt >= STABLE_MS) attempt = 0;
     const text = describeClose(event);
-    if (FINAL_CLOSE_CODES.has(event.code)) stop(text);
+    if (event.code === CLOSE_CODES.GUEST_NOT_RUNNING.code) notRunning(text);
+    else if (FINAL_CLOSE_CODES.has(event.code)) stop(text);
     else retry(text);
 }
 
@@ -242,6 +313,7 @@ typeSend.addEventListener("click", () => typeIntoGuest(typeText.value));
 clipboardSend.addEventListener("click", () => {
     if (current?.connected) current.rfb.clipboardPasteFrom(clipboardText.value);
 });
+startButton.addEventListener("click", startGuest);
 reconnectButton.addEventListener("click", () => {
     attempt = 0;
     if (current) return; // still connected or connecting
@@ -267,4 +339,5 @@ window.addEventListener("pagehide", () => {
     current?.rfb.disconnect();
 });
 
-connect();
+if (root.dataset.guestStatus === "running") connect();
+else notRunning(`${root.dataset.guestName} is not running.`);

@@ -40,7 +40,7 @@ def test_it_is_403_for_a_viewer(client, server_a, viewer_a):
     client.force_login(viewer_a)
     response = client.get(page_url(server_a))
     assert response.status_code == 403
-    assert b"not open its consoles" in response.content
+    assert b"not open its console" in response.content
 
 
 def test_it_shows_the_guest_to_a_manager(client, sim_server, manager_a):

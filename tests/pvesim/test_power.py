@@ -137,7 +137,9 @@ def test_an_injected_fault_fails_the_task_with_the_reason_and_leaves_the_guest(a
     upid = api.data("post", "/nodes/pve1/qemu/102/status/start")
     status = api.data("get", f"/nodes/pve1/tasks/{upid}/status")
     assert status["exitstatus"] == "start failed: QEMU exited with code 1"
-    assert api.data("get", f"/nodes/pve1/tasks/{upid}/log")[-1]["t"] == "TASK ERROR: start failed: QEMU exited with code 1"
+    assert (
+        api.data("get", f"/nodes/pve1/tasks/{upid}/log")[-1]["t"] == "TASK ERROR: start failed: QEMU exited with code 1"
+    )
     assert pve.guest(102).status == "stopped"
 
 
