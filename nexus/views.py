@@ -22,7 +22,10 @@ def home(request):
     groups = {tenant: [] for tenant in Tenant.objects.restrict(request.user, roles.VIEW_TENANT)}
     for server in servers_for_user(request.user):
         groups.setdefault(server.tenant, []).append(server)
-    return render(request, "portal/home.html", {"groups": sorted(groups.items(), key=lambda group: group[0].name)})
+    # How a server is reached shows only to those who may change it.
+    changeable = set(servers_for_user(request.user, roles.CHANGE_SERVER).values_list("pk", flat=True))
+    context = {"groups": sorted(groups.items(), key=lambda group: group[0].name), "changeable": changeable}
+    return render(request, "portal/home.html", context)
 
 
 def page_not_found(request, exception):

@@ -16,7 +16,13 @@ from tenants.api import RestrictedViewSetMixin
 
 from . import imports, proxmox
 from .models import ProxmoxServer
-from .selectors import server_api_tree, server_for_user, tenant_for_new_server, tenants_for_new_servers
+from .selectors import (
+    server_api_tree,
+    server_for_user,
+    servers_for_user,
+    tenant_for_new_server,
+    tenants_for_new_servers,
+)
 from .services import (
     EDITABLE_FIELDS,
     server_api_read,
@@ -32,6 +38,20 @@ from .services import (
 )
 from .validators import validate_token_secret
 
+# How a server is reached, and why it failed: only for those who may change the server (the serializer's context
+# names them: `changeable`, the ids of the servers the user may change).
+CONNECTION_FIELDS = (
+    "host",
+    "port",
+    "token_id",
+    "tls_mode",
+    "fingerprint",
+    "use_tailscale",
+    "tailscale_hostname",
+    "connection_timeout",
+    "health_check_error",
+)
+
 
 class ProxmoxServerSerializer(serializers.ModelSerializer):
     tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
@@ -43,24 +63,23 @@ class ProxmoxServerSerializer(serializers.ModelSerializer):
             "id",
             "tenant",
             "name",
-            "host",
-            "port",
-            "token_id",
-            "tls_mode",
-            "fingerprint",
-            "use_tailscale",
-            "tailscale_hostname",
-            "connection_timeout",
+            *CONNECTION_FIELDS,
             "is_active",
             "connection_status",
             "last_health_check_at",
-            "health_check_error",
             "avg_response_time_ms",
             "success_rate",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, server):
+        data = super().to_representation(server)
+        if server.pk not in self.context.get("changeable", ()):
+            for name in CONNECTION_FIELDS:
+                data.pop(name, None)
+        return data
 
 
 class ProxmoxServerWriteSerializer(serializers.ModelSerializer):
@@ -175,13 +194,17 @@ class ProxmoxServerViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
     def get_object(self):
         return server_for_user(self.request.user, self.kwargs["pk"], self.action_permissions.get(self.action))
 
+    def get_serializer_context(self):
+        changeable = servers_for_user(self.request.user, roles.CHANGE_SERVER).values_list("pk", flat=True)
+        return {**super().get_serializer_context(), "changeable": set(changeable)}
+
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):
             return ProxmoxServerWriteSerializer
         return ProxmoxServerSerializer
 
     def _answer(self, server, status_code=status.HTTP_200_OK) -> Response:
-        return Response(ProxmoxServerSerializer(server).data, status=status_code)
+        return Response(ProxmoxServerSerializer(server, context=self.get_serializer_context()).data, status=status_code)
 
     @extend_schema(request=ProxmoxServerWriteSerializer, responses={201: ProxmoxServerSerializer})
     def create(self, request, *args, **kwargs):
@@ -269,7 +292,8 @@ class ProxmoxServerViewSet(RestrictedViewSetMixin, viewsets.ModelViewSet):
         if not report.ok:
             detail = "The file has problems; nothing was imported."
             return Response({"detail": detail, "code": "invalid_import", **body}, status=status.HTTP_400_BAD_REQUEST)
-        body["servers"] = ProxmoxServerSerializer([row.server for row in report.rows], many=True).data
+        servers = [row.server for row in report.rows]
+        body["servers"] = ProxmoxServerSerializer(servers, many=True, context=self.get_serializer_context()).data
         return Response(body, status=status.HTTP_201_CREATED)
 
 

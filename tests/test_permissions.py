@@ -13,6 +13,8 @@ The callers:
     admin_of_inactive_tenant   admin of tenant A while tenant A is deactivated: as an outsider
     admin_b                    admin of the other tenant
     grantee                    no role; may open consoles on tenant A's server (a single-server grant)
+    guest_grantee              no role; console and power on guest 100 of tenant A's server only (a single-guest
+                               grant): as an outsider wherever a row does not say otherwise
     viewer_a, manager_a, admin_a   the roles in tenant A
     platform_admin             superuser
 """
@@ -33,10 +35,12 @@ from guardian.shortcuts import assign_perm
 from accounts.models import GroupMapping, OidcProvider
 from accounts.services import api_token_create
 from console.services import console_session_request
+from servers.proxmox import ProxmoxClient
 from tenants import roles
 from tenants.models import Membership, Tenant
 from tenants.roles import Role
 from tests.conftest import make_user
+from vms.services import guest_grant_set
 
 USERS = [
     "anonymous",
@@ -45,6 +49,7 @@ USERS = [
     "admin_of_inactive_tenant",
     "admin_b",
     "grantee",
+    "guest_grantee",
     "viewer_a",
     "manager_a",
     "admin_a",
@@ -66,8 +71,10 @@ def expect(
     platform_admin=200,
     inactive_user=None,
     admin_of_inactive_tenant=None,
+    guest_grantee=None,
 ):
-    """What each caller gets. A deactivated account is anonymous; a member of a deactivated tenant an outsider."""
+    """What each caller gets. A deactivated account is anonymous; a member of a deactivated tenant an outsider, and
+    so is who holds single guests (unless the row says otherwise)."""
     return {
         "anonymous": anonymous,
         "inactive_user": anonymous if inactive_user is None else inactive_user,
@@ -75,6 +82,7 @@ def expect(
         "admin_of_inactive_tenant": outsider if admin_of_inactive_tenant is None else admin_of_inactive_tenant,
         "admin_b": admin_b,
         "grantee": grantee,
+        "guest_grantee": outsider if guest_grantee is None else guest_grantee,
         "viewer_a": viewer_a,
         "manager_a": manager_a,
         "admin_a": admin_a,
@@ -88,7 +96,18 @@ def everyone(status):
 
 EVERYONE_LOGGED_IN = {"outsider": 200, "admin_b": 200}
 SESSION_MANAGERS_ONLY = {"grantee": 404, "viewer_a": 404, "manager_a": 404}
-CONSOLE_OPENERS = {"viewer_a": 403, "grantee": 201, "manager_a": 201, "admin_a": 201, "platform_admin": 201}
+CONSOLE_OPENERS = {
+    "viewer_a": 403,
+    "grantee": 201,
+    "guest_grantee": 201,
+    "manager_a": 201,
+    "admin_a": 201,
+    "platform_admin": 201,
+}
+# Who may power guest 100: the power API refuses a request without an action with 409, after the permission's 403.
+POWER_USERS = {"grantee": 403, "viewer_a": 403, "guest_grantee": 409, "manager_a": 409, "admin_a": 409}
+# Who sees guest 100: its server's tenant, its server's grantee, and who holds the guest alone.
+GUEST_SEERS = {"guest_grantee": 200}
 LOGGED_IN_REDIRECTED = dict.fromkeys(USERS[2:], 302)
 PLATFORM_ADMINS_ONLY = dict.fromkeys(["outsider", "admin_b", "grantee", "viewer_a", "manager_a", "admin_a"], 403)
 # Who sees a tenant (its members; a single-server grant does not show the tenant), who reads its members and
@@ -144,8 +163,11 @@ ROUTES = {
     ),
     "api:server-proxmox": (lambda o: [o["server"].pk, "version"], {"get": expect(**SERVER_CHANGERS)}),
     "api:server-proxmox-tree": (lambda o: [o["server"].pk], {"get": expect(**SERVER_CHANGERS)}),
-    "api:guest-list": (lambda o: [o["server"].pk], {"get": expect()}),
-    "api:guest-detail": (lambda o: [o["server"].pk, GUEST], {"get": expect()}),
+    "api:guests": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
+    "api:guest-list": (lambda o: [o["server"].pk], {"get": expect(**GUEST_SEERS)}),
+    "api:guest-detail": (lambda o: [o["server"].pk, GUEST], {"get": expect(**GUEST_SEERS)}),
+    "api:guest-power": (lambda o: [o["server"].pk, GUEST], {"post": expect(platform_admin=409, **POWER_USERS)}),
+    "api:task-detail": (lambda o: [o["server"].pk, o["upid"]], {"get": expect(**GUEST_SEERS)}),
     "api:guest-console": (lambda o: [o["server"].pk, GUEST], {"post": expect(**CONSOLE_OPENERS)}),
     "api:console-session-list": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
     "api:console-session-detail": (lambda o: [o["session"].pk], {"get": expect(**SESSION_MANAGERS_ONLY)}),
@@ -159,7 +181,6 @@ ROUTES = {
         {"post": expect(anonymous=302, grantee=404, viewer_a=404, manager_a=404, admin_a=404, platform_admin=404)},
     ),
     "portal:home": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
-    "vms:server": (lambda o: [o["server"].pk], {"get": expect(anonymous=302)}),
     "servers:list": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES)}),
     # An empty form is drawn again with its errors (200).
     "servers:add": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES), "post": expect(**TENANT_SERVER_PAGES)}),
@@ -178,7 +199,15 @@ ROUTES = {
         {"get": expect(anonymous=302, **SERVER_CHANGERS), "post": expect(anonymous=302, **SERVER_CHANGERS)},
     ),
     "servers:explore": (lambda o: [o["server"].pk], {"get": expect(anonymous=302, **SERVER_CHANGERS)}),
-    "console:page": (lambda o: [o["server"].pk, GUEST], {"get": expect(anonymous=302, viewer_a=403)}),
+    "vms:guests": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
+    "vms:server": (lambda o: [o["server"].pk], {"get": expect(anonymous=302, **GUEST_SEERS)}),
+    # Without JavaScript a quick action goes back to the page, with the refusal or the task as a message.
+    "vms:guest-power": (
+        lambda o: [o["server"].pk, GUEST],
+        {"post": expect(anonymous=302, **dict.fromkeys(USERS[5:], 302))},
+    ),
+    "vms:task": (lambda o: [o["server"].pk, o["upid"]], {"get": expect(anonymous=302, **GUEST_SEERS)}),
+    "console:page": (lambda o: [o["server"].pk, GUEST], {"get": expect(anonymous=302, viewer_a=403, **GUEST_SEERS)}),
     # Everyone logged in gets the page; who administers no tenant sees it empty.
     "console:sessions": (lambda o: [], {"get": expect(anonymous=302, grantee=200, **EVERYONE_LOGGED_IN)}),
     "console:session-terminate": (
@@ -357,6 +386,13 @@ def grantee(sim_server):
 
 
 @pytest.fixture
+def guest_grantee(sim_server):
+    user = make_user("guest-grantee")
+    guest_grant_set(user=user, server=sim_server, vmid=GUEST, console=True, power=True)
+    return user
+
+
+@pytest.fixture
 def admin_of_inactive_tenant(tenant_a):
     user = make_user("suspended-admin")
     Membership.objects.create(user=user, tenant=tenant_a, role=Role.ADMIN)
@@ -385,6 +421,8 @@ def objects(sim_server, manager_a):
     provider.client_secret = "secret"
     provider.save()
     mapping = GroupMapping.objects.create(provider=provider, group="staff", tenant=sim_server.tenant, role=Role.VIEWER)
+    with ProxmoxClient(sim_server.connection()) as proxmox:
+        upid = proxmox.power("pve1", "qemu", GUEST, "reboot")
     return {
         "device": device,
         "provider": provider,
@@ -396,6 +434,7 @@ def objects(sim_server, manager_a):
         "tenant": sim_server.tenant.slug,
         "member": member,
         "grant": grant,
+        "upid": upid,
     }
 
 
@@ -446,6 +485,7 @@ def test_methods_a_route_does_not_take_are_refused(request, client, objects, cal
         ("api:server-list", "outsider", False),
         ("api:server-list", "viewer_a", True),
         ("api:server-list", "grantee", True),
+        ("api:server-list", "guest_grantee", False),
         ("api:console-session-list", "admin_b", False),
         ("api:console-session-list", "grantee", False),
         ("api:console-session-list", "admin_a", True),
@@ -518,7 +558,9 @@ def _websocket_routes(app):
 def console_path(user, objects):
     """A console token of the caller's own where they may have one; the manager's otherwise."""
     owner = (
-        user if user is not None and user.username in ("grantee", "manager-a", "admin-a", "platform-admin") else None
+        user
+        if user is not None and user.username in ("grantee", "guest-grantee", "manager-a", "admin-a", "platform-admin")
+        else None
     )
     ticket = console_session_request(
         user=owner or objects["session"].user, server=objects["server"], vmid=GUEST, client_ip=None
@@ -531,7 +573,14 @@ WEBSOCKET_ROUTES = {
     "": (lambda user, objects: "/ws/nothing/", everyone(False)),
     r"^ws/console/(?P<token>[A-Za-z0-9_-]{20,100})/$": (
         console_path,
-        {**everyone(False), "grantee": True, "manager_a": True, "admin_a": True, "platform_admin": True},
+        {
+            **everyone(False),
+            "grantee": True,
+            "guest_grantee": True,
+            "manager_a": True,
+            "admin_a": True,
+            "platform_admin": True,
+        },
     ),
 }
 
