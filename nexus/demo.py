@@ -6,13 +6,14 @@ import base64
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from guardian.shortcuts import assign_perm
+from guardian.shortcuts import remove_perm
 
 from accounts.models import GroupMapping, OidcProvider
 from servers.models import ProxmoxServer, TLSMode
 from servers.pvesim import Simulator
 from tenants import roles
 from tenants.models import Membership, Tenant
+from vms.services import guest_grant_set
 
 DEMO_PASSWORD = "nexus-demo"
 # Three simulated servers are the tenants'; one more is no tenant's, for a newcomer to add through the portal.
@@ -31,8 +32,10 @@ USERS = [
     ("bob", "manager of Acme Hosting", "acme", roles.Role.MANAGER),
     ("carol", "viewer of Acme Hosting; logs in with a TOTP code too (secret below)", "acme", roles.Role.VIEWER),
     ("dave", "admin of Northwind School", "northwind", roles.Role.ADMIN),
-    ("erin", "customer: console of acme-pve-2 only", None, None),
+    ("erin", "customer: her guests on acme-pve-2 (web-02, db-01: console and power; dns-ct: view)", None, None),
 ]
+# erin's own guests on acme-pve-2: vmid, console, power.
+ERIN_GUESTS = [(101, True, True), (102, True, True), (200, False, False)]
 
 
 def _server(tenant: Tenant, name: str, **fields) -> ProxmoxServer:
@@ -82,7 +85,11 @@ def demo_seed(*, simulator: Simulator) -> list[tuple[str, str]]:
         user.save()
         if role:
             Membership.objects.update_or_create(user=user, tenant=tenants[slug], defaults={"role": role})
-    assign_perm(roles.OPEN_CONSOLE, User.objects.get(username="erin"), customer_server)
+    erin = User.objects.get(username="erin")
+    # She once held the whole server's console (older demos): now single guests only.
+    remove_perm(roles.OPEN_CONSOLE, erin, customer_server)
+    for vmid, console, power in ERIN_GUESTS:
+        guest_grant_set(user=erin, server=customer_server, vmid=vmid, console=console, power=power)
     return [(username, description) for username, description, _, _ in USERS]
 
 

@@ -511,6 +511,8 @@ class PveApi:
         noun = "VM" if kind == "qemu" else "CT"
 
         def refusal(guest: SimGuest) -> str | None:
+            if guest.lock:
+                return f"{noun} is locked ({guest.lock})"
             if action == "start":
                 if guest.template:
                     return f"you can't start a {'vm' if kind == 'qemu' else 'CT'} if it's a template"

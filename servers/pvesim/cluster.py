@@ -108,17 +108,23 @@ class ClusterState:
         self.tasks[task.upid] = task
         if work is None:
             return task
-        if self.task_delay <= 0:
-            for step in steps:
-                if task.status == "running":
-                    step(task)
+
+        def run(step: Callable[[Task], None]) -> None:
             if task.status == "running":
-                task.finish(work(task))
-            return task
-        interval = self.task_delay / (len(steps) + 1)
-        for index, step in enumerate(steps, 1):
-            self._later(interval * index, lambda step=step: step(task) if task.status == "running" else None)
-        self._later(self.task_delay, lambda: task.finish(work(task)) if task.status == "running" else None)
+                step(task)
+
+        def end(task: Task) -> None:
+            task.finish(work(task))
+
+        # The first step at once (a worker logs what it does first), the others spread, the end after task_delay.
+        timeline = [(0.0, step) for step in steps[:1]]
+        timeline += [(self.task_delay * index / len(steps), step) for index, step in enumerate(steps) if index]
+        timeline.append((self.task_delay, end))
+        for at, step in timeline:
+            if at <= 0:
+                run(step)
+            else:
+                self._later(at, lambda step=step: run(step))
         return task
 
     # --- console listeners ------------------------------------------------------------
