@@ -175,7 +175,7 @@ def guest_power_action(request, server_id: int, vmid: int):
         )
     except (ApplicationError, PermissionDenied) as error:
         status = getattr(error, "status", 403)
-        problem = getattr(error, "message", "") or "You may not do that with this guest."
+        problem = getattr(error, "message", None) or str(error) or "You may not do that with this guest."
         if not htmx:
             messages.error(request, problem)
             return _back(request)

@@ -4,9 +4,11 @@ import pytest
 from guardian.shortcuts import assign_perm
 
 from servers.models import ProxmoxServer
-from tenants import roles
+from tenants import access, roles
 from tenants.access import can
 from tenants.models import Membership, Tenant
+from tests.conftest import make_server
+from vms.services import guest_grant_set
 
 
 @pytest.fixture
@@ -94,8 +96,6 @@ def test_roles_decide_what_members_may_do_with_the_tenant(request, tenant_a, mem
 
 
 def test_a_single_server_grant_shows_that_server_only(outsider, tenant_a, server_a):
-    from tests.conftest import make_server
-
     other = make_server(tenant_a, "pve-a2")
     assign_perm(roles.OPEN_CONSOLE, outsider, server_a)
     assert visible_servers(outsider) == {server_a}
@@ -143,3 +143,55 @@ def test_changing_the_role_changes_the_permissions(manager_a, server_a):
 def test_the_queryset_can_be_narrowed_first(manager_a, server_a, server_b):
     narrowed = ProxmoxServer.objects.filter(name__startswith="pve").restrict(manager_a, roles.VIEW_SERVER)
     assert list(narrowed) == [server_a]
+
+
+# ------------------------------------------------------------------------------------ single parts: guests granted
+
+
+@pytest.fixture
+def customer(outsider, server_a):
+    guest_grant_set(user=outsider, server=server_a, vmid=100, console=True)
+    guest_grant_set(user=outsider, server=server_a, vmid=101, power=True)
+    return outsider
+
+
+def test_a_guest_grant_reaches_the_server_only_through_its_parts(customer, server_a, server_b):
+    assert visible_servers(customer) == set()
+    assert set(ProxmoxServer.objects.restrict(customer, roles.VIEW_SERVER, parts=True)) == {server_a}
+    assert set(ProxmoxServer.objects.restrict(customer, roles.OPEN_CONSOLE, parts=True)) == {server_a}
+    assert set(ProxmoxServer.objects.restrict(customer, roles.CHANGE_SERVER, parts=True)) == set()
+    assert access.permissions(customer, server_a) == frozenset()
+
+
+def test_a_scope_gives_each_granted_part_what_its_grant_says(customer, server_a):
+    scope = access.scope(customer, server_a)
+    assert not scope.sees_every_part
+    assert scope.of(100) == {roles.VIEW_SERVER, roles.OPEN_CONSOLE}
+    assert scope.of(101) == {roles.VIEW_SERVER, roles.POWER_GUESTS}
+    assert scope.of(102) == frozenset() and not scope.sees(102)
+
+
+def test_a_role_sees_every_part_and_a_part_grant_adds_to_it(viewer_a, server_a):
+    guest_grant_set(user=viewer_a, server=server_a, vmid=100, power=True)
+    scope = access.scope(viewer_a, server_a)
+    assert scope.sees_every_part and scope.sees(4242)
+    assert roles.POWER_GUESTS in scope.of(100) and roles.POWER_GUESTS not in scope.of(101)
+
+
+def test_a_guest_grant_reaches_its_tenant_and_an_inactive_tenant_hides_it(customer, tenant_a, server_a):
+    assert [tenant.slug for tenant in access.reachable(Tenant.objects.all(), customer)] == ["tenant-a"]
+    tenant_a.is_active = False
+    tenant_a.save()
+    assert list(access.reachable(Tenant.objects.all(), customer)) == []
+    assert access.scope(customer, server_a).of(100) == frozenset()
+
+
+def test_scopes_cost_the_same_queries_for_one_server_or_many(
+    customer, tenant_a, server_a, django_assert_max_num_queries
+):
+    servers = [server_a, *(make_server(tenant_a, f"pve-{index}") for index in range(20))]
+    for server in servers:
+        server.tenant  # noqa: B018 (selected with the servers in real use)
+    with django_assert_max_num_queries(4):
+        scopes = access.scopes(customer, servers)
+    assert scopes[server_a.pk].sees(100) and not scopes[servers[1].pk].sees(100)
