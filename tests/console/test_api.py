@@ -3,6 +3,7 @@
 from django.urls import reverse
 
 from console.models import ConsoleSession
+from vms.services import guest_grant_set
 
 
 def test_console_requests_are_limited_per_user(client, manager_a, admin_a, sim_server, settings):
@@ -16,3 +17,10 @@ def test_console_requests_are_limited_per_user(client, manager_a, admin_a, sim_s
     assert ConsoleSession.objects.filter(user=manager_a).count() == 3
     client.force_login(admin_a)
     assert client.post(url).status_code == 201, "another user has a limit of their own"
+
+
+def test_a_single_guest_holder_gets_a_token_for_that_guest_and_404_for_others(client, outsider, sim_server):
+    guest_grant_set(user=outsider, server=sim_server, vmid=100, console=True)
+    client.force_login(outsider)
+    assert client.post(reverse("api:guest-console", args=[sim_server.pk, 100])).status_code == 201
+    assert client.post(reverse("api:guest-console", args=[sim_server.pk, 101])).status_code == 404

@@ -108,3 +108,13 @@ def test_a_single_server_grant_is_enough(client, tenant_b, outsider, pve):
     assign_perm("servers.open_console", outsider, server)
     client.force_login(outsider)
     assert client.get(page_url(server)).status_code == 200
+
+
+def test_a_stopped_guest_offers_start_to_who_may_start_it(client, sim_server, manager_a, tenant_a):
+    client.force_login(manager_a)
+    html = client.get(page_url(sim_server, 102)).content.decode()
+    assert 'data-guest-status="stopped"' in html
+    assert f'data-power-api="{reverse("api:guest-power", args=[sim_server.pk, 102])}"' in html
+    tenant_a.allowed_power_actions = ["shutdown"]
+    tenant_a.save()
+    assert "data-power-api" not in client.get(page_url(sim_server, 102)).content.decode()

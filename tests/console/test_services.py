@@ -2,8 +2,12 @@
 
 import hashlib
 
+import pytest
+
 from console.models import ConsoleSession
 from console.services import console_session_claim, console_session_request
+from nexus.errors import ApplicationError
+from vms.services import guest_grant_revoke, guest_grant_set
 
 
 def test_the_token_itself_is_never_stored(manager_a, sim_server):
@@ -19,3 +23,20 @@ def test_a_token_issued_before_consoles_were_turned_off_opens_nothing(manager_a,
     tenant_a.save()
     assert console_session_claim(token=ticket.token, user=manager_a, channel_name="x", client_ip=None) is None
     assert ConsoleSession.objects.get(pk=ticket.session.pk).close_reason == "forbidden"
+
+
+def test_a_single_guest_grant_opens_that_guests_console_only(outsider, sim_server):
+    grant = guest_grant_set(user=outsider, server=sim_server, vmid=100, console=True)
+    ticket = console_session_request(user=outsider, server=sim_server, vmid=100, client_ip=None)
+    with pytest.raises(ApplicationError) as refused:
+        console_session_request(user=outsider, server=sim_server, vmid=101, client_ip=None)
+    assert refused.value.status == 403
+    # Taken back before the token was used: the claim asks again.
+    guest_grant_revoke(grant=grant)
+    assert console_session_claim(token=ticket.token, user=outsider, channel_name="x", client_ip=None) is None
+
+
+def test_a_guest_grant_without_console_opens_no_console(outsider, sim_server):
+    guest_grant_set(user=outsider, server=sim_server, vmid=100, power=True)
+    with pytest.raises(ApplicationError):
+        console_session_request(user=outsider, server=sim_server, vmid=100, client_ip=None)

@@ -10,11 +10,14 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from console.models import ConsoleSession
 from metrics.models import ConnectionMetric
 from servers import services
+from servers.api import CONNECTION_FIELDS
 from servers.models import ProxmoxServer
+from tenants import roles
 from tests.conftest import make_console_session, make_server
 
 SECRET = "5f0c9b1e-0d2a-4c3e-9b8f-00c0ffee0001"
@@ -345,3 +348,30 @@ def test_deleting_a_server_ends_its_open_consoles_once_the_deletion_commits(
         assert client.delete(reverse("api:server-detail", args=[sim_server.pk])).status_code == 204
     assert told == ["relay.open"]
     assert list(ConsoleSession.objects.values_list("channel_name", flat=True)) == ["relay.other-server"]
+
+
+# ---------------------------------------------------------- how a server is reached: for those who may change it
+
+
+def server_json(client, user, server):
+    client.force_login(user)
+    return client.get(reverse("api:server-detail", args=[server.pk])).json()
+
+
+@pytest.mark.parametrize("user", ["manager_a", "admin_a", "platform_admin"])
+def test_who_may_change_the_server_sees_how_it_is_reached(request, client, server_a, user):
+    body = server_json(client, request.getfixturevalue(user), server_a)
+    assert set(CONNECTION_FIELDS) <= set(body)
+    assert (body["host"], body["port"], body["token_id"]) == ("pve.example.com", 8006, "nexus@pve!broker")
+
+
+def test_a_viewer_and_a_grantee_see_its_name_and_status_only(client, server_a, viewer_a, outsider):
+    assign_perm(roles.OPEN_CONSOLE, outsider, server_a)
+    for user in (viewer_a, outsider):
+        body = server_json(client, user, server_a)
+        assert body["name"] == "pve-a" and "connection_status" in body
+        assert not set(CONNECTION_FIELDS) & set(body)
+        assert "pve.example.com" not in str(body)
+    client.force_login(viewer_a)
+    (listed,) = client.get(reverse("api:server-list")).json()["results"]
+    assert "host" not in listed
