@@ -35,7 +35,7 @@ FILTERS = ("server", "node", "type", "status", "search", "sort")
 COLUMNS = [
     ("vmid", "ID"),
     ("name", "Name"),
-    ("server", "Server"),
+    ("server", "Server · node"),
     ("node", "Node"),
     ("status", "Status"),
     ("cpu", "CPU"),
@@ -67,7 +67,8 @@ def _view(request) -> str:
 def _columns(sort: str, *, with_server: bool) -> list[dict]:
     columns = []
     for key, label in COLUMNS:
-        if key == "server" and not with_server:
+        # Across servers the server's cell names the node too.
+        if key == ("node" if with_server else "server"):
             continue
         ascending = sort == key
         columns.append(

@@ -4,9 +4,11 @@ import os
 
 import pytest
 from django.urls import reverse
+from guardian.shortcuts import assign_perm
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tenants import roles
+from tests.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 
@@ -146,15 +148,41 @@ def test_a_console_token_works_once(sim_server, manager_a, daphne_server, browse
     assert sockets["second"]["opened"] is False
 
 
-def test_a_stopped_guest_is_not_retried(sim_server, manager_a, daphne_server, browser):
-    page = log_in(browser, daphne_server, manager_a)
+@pytest.fixture
+def console_only(sim_server):
+    user = make_user("console-only")
+    assign_perm(roles.OPEN_CONSOLE, user, sim_server)
+    return user
+
+
+def test_a_stopped_guest_is_not_retried_nor_offered_start_without_power(
+    sim_server, console_only, daphne_server, browser
+):
+    page = log_in(browser, daphne_server, console_only)
     token_requests = record_token_requests(page)
     page.goto(console_url(daphne_server, sim_server, STOPPED_VM))
     status = page.locator("#console-status")
     expect(status).to_have_attribute("data-state", "ended")
     expect(status).to_contain_text("db-01 is not running.")
     page.wait_for_timeout(1500)
-    assert len(token_requests) == 1
+    assert token_requests == []
+    expect(page.locator("#start-guest")).to_be_hidden()
+    expect(page.locator("#reconnect")).to_be_visible()
+
+
+def test_a_stopped_guest_is_started_from_its_console_page_which_then_connects(
+    sim_server, manager_a, pve, daphne_server, browser
+):
+    pve.task_delay = 1.5
+    page = log_in(browser, daphne_server, manager_a)
+    page.goto(console_url(daphne_server, sim_server, STOPPED_VM))
+    status = page.locator("#console-status")
+    expect(status).to_contain_text("db-01 is not running.")
+    page.click("#start-guest")
+    expect(status).to_contain_text("Starting db-01…")
+    expect(status).to_have_attribute("data-state", "connected", timeout=10_000)
+    expect(page.locator("#guest-state")).to_have_text("running")
+    assert pve.guest(STOPPED_VM).running
 
 
 def test_a_dropped_console_reconnects_with_a_new_token(sim_server, manager_a, pve, daphne_server, browser):
