@@ -39,6 +39,7 @@ test: lint browser
 
 bench: setup
 	$(PY) bench/fanout.py
+	$(PY) bench/guests.py
 	$(PY) bench/relay.py
 	$(PY) bench/import.py
 
