@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 from servers.selectors import servers_for_user
 from tenants import roles
 from tenants.models import Tenant
+from vms.selectors import servers_with_guests_for_user
 
 from .api import error_body
 from .middleware import API_PREFIX
@@ -20,7 +21,8 @@ def home(request):
     # The page groups servers by tenant: every tenant of the user (with servers or not), and the tenants of
     # servers granted singly.
     groups = {tenant: [] for tenant in Tenant.objects.restrict(request.user, roles.VIEW_TENANT)}
-    for server in servers_for_user(request.user):
+    # Servers of which the user holds single guests are listed too (by name; their page shows those guests).
+    for server in servers_with_guests_for_user(request.user):
         groups.setdefault(server.tenant, []).append(server)
     # How a server is reached shows only to those who may change it.
     changeable = set(servers_for_user(request.user, roles.CHANGE_SERVER).values_list("pk", flat=True))

@@ -125,8 +125,9 @@ def restrict(queryset: QuerySet, user, perm: str, *, parts: bool = False) -> Que
 
 
 def reachable(tenants: QuerySet, user) -> QuerySet:
-    """The active tenants the user works in: where they hold a role, or a grant on one of the tenant's objects
-    (a customer granted their own server reaches that server's tenant, and nothing else of it)."""
+    """The active tenants the user works in: where they hold a role, or a grant on one of the tenant's objects or on
+    a part of one (a customer granted their own server, or their own guest, reaches that tenant, and nothing else
+    of it)."""
     if is_platform_admin(user):
         return tenants
     if not _is_ordinary_user(user):

@@ -188,7 +188,10 @@ def guest_task_status(*, user, server_id, upid: str) -> TaskStatus:
         message = error.message if found.may_see_address else redacted(error.message, server)
         raise ApplicationError(message, status=error.status, code=error.code) from None
     task = TaskStatus(ServerRef(server.pk, server.name), parsed.vmid, status, endtime, log)
-    if not task.running:
+    if task.running:
+        data = {"server": server.pk, "vmid": task.vmid, "upid": upid, "action": task.action, "status": "running"}
+        tenant_event_publish(tenant_id=server.tenant_id, kind="task.progress", data={**data, "log": log[-1:]})
+    else:
         _task_ended(server, task)
     return task
 

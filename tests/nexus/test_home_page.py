@@ -7,6 +7,7 @@ from tenants import roles
 from tenants.models import Membership, Tenant
 from tenants.roles import Role
 from tests.conftest import make_server
+from vms.services import guest_grant_set
 
 
 def home(client, user) -> str:
@@ -52,3 +53,10 @@ def test_an_inactive_server_is_listed_as_inactive_not_with_a_health_it_no_longer
     make_server(tenant_a, "asleep", is_active=False, connection_status="online")
     html = home(client, viewer_a)
     assert '<span class="badge warning">inactive</span>' in html and "Online" not in html
+
+
+def test_a_single_guest_holder_sees_the_servers_name_but_not_its_address(client, outsider, server_a, viewer_a):
+    guest_grant_set(user=outsider, server=server_a, vmid=100)
+    html = home(client, outsider)
+    assert "Tenant A" in html and "pve-a" in html and "pve.example.com" not in html
+    assert "pve.example.com" not in home(client, viewer_a)
