@@ -37,11 +37,10 @@ COLUMNS = [
     ("name", "Name"),
     ("server", "Server · node"),
     ("node", "Node"),
-    ("status", "Status"),
+    ("status", "Status · uptime"),
     ("cpu", "CPU"),
     ("mem", "Memory"),
     ("disk", "Disk"),
-    ("uptime", "Uptime"),
 ]
 # What a running task does, in the words of the row that shows it.
 DOING = {
