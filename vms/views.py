@@ -144,6 +144,12 @@ def server_guests(request, server_id: int):
     return render(request, "portal/server.html", context)
 
 
+def _unreadable(request, server_id: int, vmid: int, error: ApplicationError):
+    """In place of a guest whose server did not answer just now: why (a later reload shows it again)."""
+    context = {"key": f"{server_id}-{vmid}", "problem": error.message, "view": _view(request)}
+    return render(request, "vms/includes/guest_unreadable.html", context, status=error.status)
+
+
 def _item(request, guest, *, status: int = 200, task=None, problem: str = ""):
     """One guest as the list shows it (a table row or a card), with its task or a problem."""
     with_server = (request.POST.get("with_server") or request.GET.get("with_server")) != "0"
@@ -181,22 +187,30 @@ def guest_power_action(request, server_id: int, vmid: int):
             return _back(request)
         try:
             guest = guest_for_user(request.user, server_id, vmid)
-        except ApplicationError:
-            raise error from None
+        except ApplicationError as unreadable:
+            return _unreadable(request, server_id, vmid, unreadable)
         return _item(request, guest, status=status, problem=problem)
     if not htmx:
         messages.success(request, f"{DOING.get(action, action)} guest {vmid}: Proxmox task {task.upid}.")
         return _back(request)
-    guest = guest_for_user(request.user, server_id, vmid)
-    return _item(request, guest, task=guest_task_status(user=request.user, server_id=server_id, upid=task.upid))
+    try:
+        guest = guest_for_user(request.user, server_id, vmid)
+        progress = guest_task_status(user=request.user, server_id=server_id, upid=task.upid)
+    except ApplicationError as error:
+        return _unreadable(request, server_id, vmid, error)
+    return _item(request, guest, task=progress)
 
 
 @login_required
 @require_safe
 def task_progress(request, server_id: int, upid: str):
     """A guest's row (or card) while its task runs, and with its new state once it ended."""
-    task = guest_task_status(user=request.user, server_id=server_id, upid=upid)
-    guest = guest_for_user(request.user, server_id, task.vmid)
+    try:
+        task = guest_task_status(user=request.user, server_id=server_id, upid=upid)
+        guest = guest_for_user(request.user, server_id, task.vmid)
+    except ApplicationError as error:
+        vmid = proxmox.parse_upid(upid).vmid  # it parsed: the task's status was read or refused after that
+        return _unreadable(request, server_id, vmid, error)
     problem = ""
     if not task.running and not task.ok:
         problem = f"{task.action.capitalize()} failed: {task.status.get('exitstatus') or 'no reason given'}"

@@ -175,3 +175,14 @@ def test_the_server_page_shows_single_guest_holders_their_guests_and_the_name_on
 def test_a_viewer_does_not_see_how_the_server_is_reached(client, sim_server, viewer_a):
     html = page(client, viewer_a, sim_server).content.decode()
     assert f"{sim_server.host}:{sim_server.port}" not in html and "Response time" in html
+
+
+def test_a_server_that_stops_answering_during_a_task_says_so_in_place_of_the_row(client, sim_server, manager_a, pve):
+    pve.task_delay = 30
+    poll = quick(client, manager_a, sim_server, 102, "start").content.decode()
+    upid = poll.split(f"/servers/{sim_server.pk}/tasks/")[1].split("/")[0]
+    pve.faults.http_500 = True
+    response = client.get(reverse("vms:task", args=[sim_server.pk, upid]), **HTMX)
+    html = response.content.decode()
+    assert response.status_code == 502 and f'id="guest-{sim_server.pk}-102"' in html
+    assert "no quorum" in html and "every 1s" not in html
