@@ -20,9 +20,19 @@ def test_the_pages_and_a_console_run_without_a_single_policy_violation(
     policy = page.request.get(daphne_server.url + "/").headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
 
-    for path in [reverse("portal:home"), reverse("vms:server", args=[sim_server.pk]), reverse("console:sessions")]:
+    for path in [
+        reverse("portal:home"),
+        reverse("vms:server", args=[sim_server.pk]),
+        reverse("vms:guests"),
+        reverse("vms:guests") + "?view=cards",
+        reverse("console:sessions"),
+    ]:
         page.goto(daphne_server.url + path)
         page.wait_for_load_state("networkidle")
+    # A quick action swaps the guest's card with its task's progress, then with its new state.
+    page.goto(daphne_server.url + reverse("vms:guests") + "?view=cards")
+    page.locator(f"#guest-{sim_server.pk}-102").get_by_role("button", name="Start").click()
+    expect(page.locator(f"#guest-{sim_server.pk}-102 .status")).to_have_text("running", timeout=10000)
     page.goto(console_url(daphne_server, sim_server, RUNNING_VM))
     expect(page.locator("#console-status")).to_have_attribute("data-state", "connected", timeout=15000)
     page.goto(daphne_server.url + reverse("api-docs"))
