@@ -133,11 +133,16 @@ async function startGuest() {
 }
 
 async function followTask(url) {
-    let task;
+    let answer;
     try {
-        task = (await api(url)).body;
+        answer = await api(url);
     } catch {
-        task = {};
+        answer = { response: { ok: true }, body: {} }; // the portal did not answer this time: ask again
+    }
+    const task = answer.body;
+    if (!answer.response.ok) {
+        notRunning(task.detail || `The start could not be followed (HTTP ${answer.response.status}).`);
+        return;
     }
     if (task.status !== "stopped") {
         const line = task.log?.length ? task.log[task.log.length - 1].t : "";
