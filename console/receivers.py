@@ -4,11 +4,11 @@ longer allowed end with CloseReason.WITHDRAWN ("your access was withdrawn").
 
 The changes are heard as model signals of the apps below (tenants and servers cannot call console), so an edit in
 the portal, the API or the Django admin counts alike:
-- a membership changed (role lowered) or removed; a single-object grant (django-guardian) taken back;
+- a membership changed (role lowered) or removed; a single-object grant (django-guardian) taken back; a single
+  guest's grant (vms.GuestGrant) changed or taken back;
 - a user deactivated; a tenant deactivated or its consoles turned off; a server deactivated;
 - a user, tenant or server deleted (their session records go with them: the consumers are told before);
 - a logout: the consoles opened from that login session.
-A grant of another kind (per guest) joins by connecting its model's post_save/post_delete to `_recheck_user`.
 """
 
 from django.contrib.auth import get_user_model
@@ -19,6 +19,7 @@ from guardian.models import UserObjectPermission
 
 from servers.models import ProxmoxServer
 from tenants.models import Membership, Tenant
+from vms.models import GuestGrant
 
 from .models import ConsoleSession
 from .services import console_sessions_end_login, console_sessions_end_now, console_sessions_withdraw
@@ -67,6 +68,8 @@ def connect() -> None:
     post_save.connect(_recheck_user, sender=Membership, dispatch_uid="console-membership-saved")
     post_delete.connect(_recheck_user, sender=Membership, dispatch_uid="console-membership-deleted")
     post_delete.connect(_recheck_user, sender=UserObjectPermission, dispatch_uid="console-grant-deleted")
+    post_save.connect(_recheck_user, sender=GuestGrant, dispatch_uid="console-guest-grant-saved")
+    post_delete.connect(_recheck_user, sender=GuestGrant, dispatch_uid="console-guest-grant-deleted")
     post_save.connect(_recheck_account, sender=User, dispatch_uid="console-user-saved")
     post_save.connect(_recheck_tenant, sender=Tenant, dispatch_uid="console-tenant-saved")
     post_save.connect(_recheck_server, sender=ProxmoxServer, dispatch_uid="console-server-saved")

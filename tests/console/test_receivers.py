@@ -15,6 +15,7 @@ from tenants import roles
 from tenants.models import Membership
 from tests.conftest import make_user
 from tests.console.sockets import Browser, closed_session, closed_with, open_socket, session_of, ticket_for
+from vms.services import guest_grant_revoke, guest_grant_set
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -80,6 +81,18 @@ async def test_taking_back_a_grant_ends_the_grantees_console(sim_server):
     await sync_to_async(assign_perm)(roles.OPEN_CONSOLE, grantee, sim_server)
     ticket, communicator = await open_console(grantee, sim_server)
     await sync_to_async(remove_perm)(roles.OPEN_CONSOLE, grantee, sim_server)
+    await assert_withdrawn(ticket, communicator)
+
+
+@pytest.mark.parametrize("take_back", ["revoke", "console off"])
+async def test_taking_back_a_guests_grant_ends_that_console(sim_server, take_back):
+    customer = await sync_to_async(make_user)("customer")
+    grant = await sync_to_async(guest_grant_set)(user=customer, server=sim_server, vmid=100, console=True)
+    ticket, communicator = await open_console(customer, sim_server)
+    if take_back == "revoke":
+        await sync_to_async(guest_grant_revoke)(grant=grant)
+    else:
+        await sync_to_async(guest_grant_set)(user=customer, server=sim_server, vmid=100, power=True)
     await assert_withdrawn(ticket, communicator)
 
 
