@@ -278,6 +278,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # The schema maps every endpoint: for people with an account (the docs page sends others to the login).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # One name for the power actions, whether a tenant allows them or a request asks for one.
+    "ENUM_NAME_OVERRIDES": {"PowerActionEnum": "tenants.roles.POWER_ACTIONS"},
 }
 
 # Content-Security-Policy (django-csp): scripts and styles only from our own files, never inline; images also from

@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from nexus.http import client_ip
 from servers import proxmox
+from tenants import roles
 
 from .selectors import (
     POWER_ACTIONS,
@@ -129,7 +130,7 @@ class GuestDetailView(APIView):
 
 class GuestPowerView(APIView):
     @extend_schema(
-        request=inline_serializer("PowerRequest", {"action": serializers.ChoiceField(choices=POWER_ACTIONS)}),
+        request=inline_serializer("PowerRequest", {"action": serializers.ChoiceField(choices=roles.POWER_ACTIONS)}),
         responses={
             202: inline_serializer(
                 "PowerTask",
