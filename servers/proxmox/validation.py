@@ -71,6 +71,32 @@ def check_upid(upid: str) -> None:
 
 
 @dataclass(frozen=True)
+class Upid:
+    """The fields of a task id: UPID:node:PID:PSTART:STARTTIME:type:id:user: (the hex fields as numbers)."""
+
+    node: str
+    pid: int
+    pstart: int
+    starttime: int
+    type: str
+    id: str  # the guest's vmid for guest tasks; may be empty
+    user: str
+
+    @property
+    def vmid(self) -> int | None:
+        """The guest a task is about, when its id is a VM id."""
+        return int(self.id) if self.id.isdigit() and 100 <= int(self.id) <= 999_999_999 else None
+
+
+def parse_upid(upid: str) -> Upid:
+    """The fields of a UPID; InvalidRequest when it is none."""
+    check_upid(upid)
+    _, node, pid, pstart, starttime, kind, ident, user, _ = upid.split(":")
+    return Upid(node, int(pid, 16), int(pstart, 16), int(starttime, 16), kind, ident, user)
+
+
+@functools.cache
+@dataclass(frozen=True)
 class GetEndpoint:
     """One GET endpoint of Proxmox's API schema."""
 
@@ -121,32 +147,6 @@ def _refusal(template: str) -> str:
     return next((reason for pattern, reason in REFUSED_GET_PATHS if pattern.search(template)), "")
 
 
-@dataclass(frozen=True)
-class Upid:
-    """The fields of a task id: UPID:node:PID:PSTART:STARTTIME:type:id:user: (the hex fields as numbers)."""
-
-    node: str
-    pid: int
-    pstart: int
-    starttime: int
-    type: str
-    id: str  # the guest's vmid for guest tasks; may be empty
-    user: str
-
-    @property
-    def vmid(self) -> int | None:
-        """The guest a task is about, when its id is a VM id."""
-        return int(self.id) if self.id.isdigit() and 100 <= int(self.id) <= 999_999_999 else None
-
-
-def parse_upid(upid: str) -> Upid:
-    """The fields of a UPID; InvalidRequest when it is none."""
-    check_upid(upid)
-    _, node, pid, pstart, starttime, kind, ident, user, _ = upid.split(":")
-    return Upid(node, int(pid, 16), int(pstart, 16), int(starttime, 16), kind, ident, user)
-
-
-@functools.cache
 def get_endpoints() -> tuple[GetEndpoint, ...]:
     """Every GET endpoint of the schema, in schema order."""
     return tuple(
