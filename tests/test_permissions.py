@@ -124,8 +124,8 @@ SERVER_ADDERS.update(dict.fromkeys(["manager_a", "admin_a", "platform_admin"], 4
 # What changes a server, or reads its Proxmox API: its tenant's managers and admins, and platform admins.
 SERVER_CHANGERS = {"grantee": 403, "viewer_a": 403}
 # The server pages of the tenant one works in: someone else's tenant is theirs to manage (admin_b), one reached
-# through a single grant is not (grantee).
-TENANT_SERVER_PAGES = {"anonymous": 302, "admin_b": 200, "grantee": 403, "viewer_a": 403}
+# through a single grant is not (grantee, guest_grantee).
+TENANT_SERVER_PAGES = {"anonymous": 302, "admin_b": 200, "grantee": 403, "guest_grantee": 403, "viewer_a": 403}
 
 LOGGED_IN_400 = dict.fromkeys(USERS[2:], 400)
 # Someone else's two-factor device: nobody but its owner finds it.

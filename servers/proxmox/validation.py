@@ -95,7 +95,6 @@ def parse_upid(upid: str) -> Upid:
     return Upid(node, int(pid, 16), int(pstart, 16), int(starttime, 16), kind, ident, user)
 
 
-@functools.cache
 @dataclass(frozen=True)
 class GetEndpoint:
     """One GET endpoint of Proxmox's API schema."""
@@ -147,6 +146,7 @@ def _refusal(template: str) -> str:
     return next((reason for pattern, reason in REFUSED_GET_PATHS if pattern.search(template)), "")
 
 
+@functools.cache
 def get_endpoints() -> tuple[GetEndpoint, ...]:
     """Every GET endpoint of the schema, in schema order."""
     return tuple(
