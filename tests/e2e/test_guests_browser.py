@@ -116,3 +116,10 @@ def test_screenshots_of_the_guests_page_as_table_and_cards(
     # The choice is remembered: back on the page without asking, it is cards.
     page.goto(f"{daphne_server.url}{reverse('vms:guests')}")
     expect(page.locator(".guest-card").first).to_be_visible()
+
+
+def test_a_tenant_admins_navigation_with_guests_stays_on_one_row_at_1280(sim_server, admin_a, daphne_server, browser):
+    page = guests_page(browser, daphne_server, admin_a)
+    expect(page.locator(".header-nav")).to_contain_text("Guests")
+    brand, tools = page.locator(".header-brand").bounding_box(), page.locator(".header-tools").bounding_box()
+    assert tools["y"] < brand["y"] + brand["height"], "the header's tools wrapped onto a second row"
