@@ -49,6 +49,21 @@ def test_production_mode_passes_the_deploy_check(tmp_path, collected_static):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs DATABASE_URL and REDIS_URL to reach")
+def test_a_production_process_starts_when_the_deploy_check_passes(tmp_path, collected_static):
+    """What the web process and Celery run at start-up, which honours the checks settings silence (unlike run_checks)."""
+    env = production(
+        tmp_path,
+        STATIC_ROOT=str(collected_static),
+        DATABASE_URL=os.environ["DATABASE_URL"],
+        REDIS_URL=os.environ["REDIS_URL"],
+    )
+    result = run_manage(
+        "shell", "-c", "from nexus.checks import require_production_ready; require_production_ready()", **env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize(
     "change, words",
     [
