@@ -413,7 +413,7 @@ def objects(sim_server, manager_a):
     member = Membership.objects.create(user=make_user("member"), tenant=sim_server.tenant, role=Role.VIEWER)
     customer = make_user("customer")
     assign_perm(roles.VIEW_SERVER, customer, sim_server)
-    grant = UserObjectPermission.objects.get(user=customer).pk
+    grant = f"server-{UserObjectPermission.objects.get(user=customer).pk}"
     doomed = make_user("doomed")
     device = TOTPDevice.objects.create(user=doomed, name="phone")
     # Nothing listens on the discard port of loopback: the provider is down.

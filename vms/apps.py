@@ -7,6 +7,11 @@ class VmsConfig(AppConfig):
     def ready(self):
         from auditlog.registry import auditlog
 
+        from tenants import grants
+
+        from .grants import GuestGrantKind
         from .models import GuestGrant
 
         auditlog.register(GuestGrant)
+        # One guest of a server can be granted to a user, beside whole servers (the members page, the grants API).
+        grants.register(GuestGrantKind())

@@ -96,6 +96,17 @@ async def test_taking_back_a_guests_grant_ends_that_console(sim_server, take_bac
     await assert_withdrawn(ticket, communicator)
 
 
+async def test_taking_back_a_guests_grant_on_the_members_page_ends_that_console(sim_server, admin_a):
+    from tenants import grants, services
+
+    customer = await sync_to_async(make_user)("customer")
+    await sync_to_async(guest_grant_set)(user=customer, server=sim_server, vmid=100, console=True)
+    ticket, communicator = await open_console(customer, sim_server)
+    [grant] = await sync_to_async(grants.grants_of)(sim_server.tenant)
+    await sync_to_async(services.grant_revoke)(grant=grant, actor=admin_a)
+    await assert_withdrawn(ticket, communicator)
+
+
 async def test_deleting_the_user_ends_their_console(manager_a, sim_server):
     _, communicator = await open_console(manager_a, sim_server)
     await manager_a.adelete()
