@@ -67,6 +67,7 @@ from .services import (
     login_begin,
     login_pending,
     login_second_step,
+    password_change_done,
     recovery_codes_generate,
     sso_memberships_sync,
     sso_user,
@@ -133,8 +134,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        response = super().form_valid(form)  # keeps this login; every other session of the account ends
-        messages.success(self.request, "Your password was changed.")
+        kept = self.request.session.session_key
+        response = super().form_valid(form)  # keeps this login (with a new key); every other login ends
+        password_change_done(
+            user=form.user,
+            client_ip=client_ip(self.request),
+            kept_session_key=kept,
+            new_session_key=self.request.session.session_key,
+        )
+        messages.success(self.request, "Your password was changed. Your other logins and their consoles ended.")
         return response
 
 
@@ -164,6 +172,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     template_name = "accounts/password_set.html"
     success_url = reverse_lazy("accounts:password-reset-done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_change_done(user=form.user, client_ip=client_ip(self.request))
+        return response
 
 
 @login_required

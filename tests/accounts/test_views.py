@@ -37,7 +37,13 @@ def test_revoking_on_the_page(client, viewer_a):
     assert not ApiToken.objects.exists()
 
 
-def test_changing_the_password_keeps_this_login(client, viewer_a):
+def test_changing_the_password_keeps_this_login_and_ends_the_others(client, viewer_a):
+    from django.test import Client
+
+    from audit.models import AuditEvent
+
+    phone = Client()
+    phone.force_login(viewer_a)
     client.force_login(viewer_a)
     response = client.post(
         reverse("accounts:password-change"),
@@ -48,6 +54,8 @@ def test_changing_the_password_keeps_this_login(client, viewer_a):
     viewer_a.refresh_from_db()
     assert viewer_a.check_password(NEW_PASSWORD)
     assert client.get(reverse("portal:home")).status_code == 200
+    assert phone.get(reverse("portal:home")).url.startswith(reverse("login"))
+    assert AuditEvent.objects.filter(action="password changed", actor=viewer_a).exists()
 
 
 def test_guessing_the_current_password_is_rate_limited(client, viewer_a):
@@ -59,7 +67,11 @@ def test_guessing_the_current_password_is_rate_limited(client, viewer_a):
     assert client.post(reverse("accounts:password-change"), right).status_code == 429
 
 
-def test_a_reset_link_sets_a_new_password_once(client, viewer_a):
+def test_a_reset_link_sets_a_new_password_once_and_ends_every_login(client, viewer_a):
+    from django.test import Client
+
+    laptop = Client()
+    laptop.force_login(viewer_a)
     response = client.post(reverse("accounts:password-reset"), {"email": "VIEWER-A@example.com"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["viewer-a@example.com"]
@@ -71,6 +83,7 @@ def test_a_reset_link_sets_a_new_password_once(client, viewer_a):
     assert viewer_a.check_password(NEW_PASSWORD)
     again = client.get(link, follow=True)
     assert "This link no longer works" in again.content.decode()
+    assert laptop.get(reverse("portal:home")).url.startswith(reverse("login"))
 
 
 def test_a_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, viewer_a):

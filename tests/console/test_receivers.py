@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from console.relay import CloseReason
 from tenants import roles
 from tenants.models import Membership
-from tests.conftest import make_user
+from tests.conftest import PASSWORD, make_user
 from tests.console.sockets import Browser, closed_session, closed_with, open_socket, session_of, ticket_for
 from vms.services import guest_grant_revoke, guest_grant_set
 
@@ -146,3 +146,28 @@ async def test_logging_out_ends_the_consoles_of_that_login_only(manager_a, sim_s
     await sync_to_async(laptop.post)(reverse("logout"))
     await assert_withdrawn(ticket, communicator)
     await assert_still_open(phone_ticket, phone)
+
+
+NEW_PASSWORD = "a brand new passphrase 42"
+
+
+async def test_changing_the_password_ends_the_consoles_of_the_other_logins(manager_a, sim_server):
+    laptop, laptop_cookie = await sync_to_async(_logged_in_client)(manager_a)
+    _, phone_cookie = await sync_to_async(_logged_in_client)(manager_a)
+    ticket, communicator = await open_console(manager_a, sim_server, cookie=laptop_cookie)
+    phone_ticket, phone = await open_console(manager_a, sim_server, cookie=phone_cookie)
+    change = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    assert (await sync_to_async(laptop.post)(reverse("accounts:password-change"), change)).status_code == 302
+    await assert_withdrawn(phone_ticket, phone)
+    assert await communicator.receive_nothing(timeout=0.3)
+    # The login that changed it got a new session key; logging out of it still ends its console.
+    await sync_to_async(laptop.post)(reverse("logout"))
+    await assert_withdrawn(ticket, communicator)
+
+
+async def test_a_password_reset_ends_every_console_of_the_user(manager_a, sim_server):
+    from accounts.services import password_change_done
+
+    ticket, communicator = await open_console(manager_a, sim_server)
+    await sync_to_async(password_change_done)(user=manager_a, client_ip=None)
+    await assert_withdrawn(ticket, communicator)
