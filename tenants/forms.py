@@ -85,7 +85,8 @@ class TenantSettingsForm(forms.ModelForm):
             "max_servers",
             "require_two_factor",
         ]
-        labels = {"require_two_factor": "Require two-factor authentication for members"}
+        labels = {"require_two_factor": "Require two-factor authentication"}
+        help_texts = {"require_two_factor": "Of members, and of whoever holds one of its servers or guests alone."}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, platform_admin: bool, **kwargs):
