@@ -50,6 +50,7 @@ from .selectors import (
     passkeys_of,
     recovery_codes_of,
     session_passed_two_factor,
+    sso_provider_for_domain,
     totp_devices_of,
     two_factor_required,
     users_for_operator,
@@ -163,7 +164,16 @@ class PasswordResetView(auth_views.PasswordResetView):
         if over:
             form.add_error(None, "Too many reset requests. Try again later.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().form_valid(form)
+        response = super().form_valid(form)  # mails nobody of a domain that logs in with a provider but its admins
+        provider = sso_provider_for_domain(email)
+        if provider is None:
+            return response
+        form.add_error(
+            "email",
+            f"Accounts of {email.rpartition('@')[2]} log in with {provider.name} and have no password here, so no "
+            f"reset link was sent: use “Log in with {provider.name}” on the login page. (Platform admins get one.)",
+        )
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
 @method_decorator(require_http_methods(["GET", "HEAD", "POST"]), name="dispatch")

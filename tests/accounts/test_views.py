@@ -92,6 +92,33 @@ def test_a_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, 
     assert mail.outbox == []
 
 
+@pytest.fixture
+def sso_only(db):
+    """A provider through which accounts of example.com must log in."""
+    from accounts.models import OidcProvider
+
+    provider = OidcProvider(name="Acme SSO", slug="acme-sso", issuer="http://127.0.0.1:9", client_id="nexus")
+    provider.client_secret = "secret"
+    provider.password_login_disabled_domains = "example.com"
+    provider.save()
+    return provider
+
+
+def test_a_reset_is_refused_with_a_reason_where_the_domain_logs_in_with_a_provider(client, viewer_a, sso_only):
+    response = client.post(reverse("accounts:password-reset"), {"email": "viewer-a@example.com"})
+    assert response.status_code == 400
+    assert "Accounts of example.com log in with Acme SSO" in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_a_platform_admin_of_such_a_domain_still_gets_a_reset_link(client, platform_admin, viewer_a, sso_only):
+    platform_admin.email = "root@example.com"
+    platform_admin.save()
+    response = client.post(reverse("accounts:password-reset"), {"email": "root@example.com"})
+    assert response.status_code == 400
+    assert [message.to for message in mail.outbox] == [["root@example.com"]]
+
+
 def test_reset_requests_are_rate_limited(client, viewer_a):
     statuses = [
         client.post(reverse("accounts:password-reset"), {"email": "viewer-a@example.com"}).status_code for _ in range(4)
