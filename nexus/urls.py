@@ -16,7 +16,15 @@ admin.site.site_title = "Nexus admin"
 admin.site.index_title = "Platform administration"
 
 urlpatterns = [
-    path("", include(([path("", views.home, name="home")], "portal"))),
+    path(
+        "",
+        include(
+            (
+                [path("", views.home, name="home"), path("operators/", views.operators_overview, name="operators")],
+                "portal",
+            )
+        ),
+    ),
     path("", include("accounts.urls")),
     path("", include("tenants.urls")),
     path("", include("servers.urls")),

@@ -13,6 +13,7 @@ from vms.selectors import servers_with_guests_for_user
 
 from .api import error_body
 from .middleware import API_PREFIX
+from .selectors import platform_overview
 
 
 @login_required
@@ -28,6 +29,13 @@ def home(request):
     changeable = set(servers_for_user(request.user, roles.CHANGE_SERVER).values_list("pk", flat=True))
     context = {"groups": sorted(groups.items(), key=lambda group: group[0].name), "changeable": changeable}
     return render(request, "portal/home.html", context)
+
+
+@login_required
+@require_safe
+def operators_overview(request):
+    """The whole platform for its operators: each tenant's servers, guests, members and open consoles."""
+    return render(request, "portal/operators.html", {"overview": platform_overview(request.user)})
 
 
 def page_not_found(request, exception):

@@ -60,6 +60,9 @@ def pages(client, sim_server, admin_a, platform_admin):
         ("password set", None, reverse("accounts:password-reset-confirm", args=["MQ", "set-password"]), 200),
         ("password set done", None, reverse("accounts:password-reset-done"), 200),
         ("users", platform_admin, reverse("accounts:users"), 200),
+        ("platform", platform_admin, reverse("portal:operators"), 200),
+        ("two-factor", admin_a, reverse("accounts:security"), 200),
+        ("authenticator app", admin_a, reverse("accounts:totp-enrol"), 200),
     ]
 
 
