@@ -107,6 +107,25 @@ async def test_taking_back_a_guests_grant_on_the_members_page_ends_that_console(
     await assert_withdrawn(ticket, communicator)
 
 
+async def test_a_group_the_identity_provider_no_longer_names_ends_that_membership_and_its_console(sim_server):
+    from accounts.models import GroupMapping, OidcProvider
+    from accounts.services import sso_memberships_sync
+
+    def provider_with_mapping():
+        provider = OidcProvider(name="Acme SSO", slug="acme-sso", issuer="http://127.0.0.1:9", client_id="nexus")
+        provider.client_secret = "secret"
+        provider.save()
+        GroupMapping.objects.create(provider=provider, group="it", tenant=sim_server.tenant, role=roles.Role.MANAGER)
+        return provider
+
+    provider = await sync_to_async(provider_with_mapping)()
+    frank = await sync_to_async(make_user)("frank")
+    await sync_to_async(sso_memberships_sync)(provider=provider, user=frank, groups=["it"], client_ip=None)
+    ticket, communicator = await open_console(frank, sim_server)
+    await sync_to_async(sso_memberships_sync)(provider=provider, user=frank, groups=["sales"], client_ip=None)
+    await assert_withdrawn(ticket, communicator)
+
+
 async def test_deleting_the_user_ends_their_console(manager_a, sim_server):
     _, communicator = await open_console(manager_a, sim_server)
     await manager_a.adelete()
