@@ -38,7 +38,7 @@ class GrantForm(forms.Form):
         ]
         part = self.fields["part"]
         part.label = " or ".join(kind.part_label for kind in self.parts.values())
-        part.help_text = "Only this one of it (e.g. one guest of the server); empty: all of it."
+        part.help_text = " ".join(kind.part_help for kind in self.parts.values())
         names = dict.fromkeys(name for kind in kinds for name in kind.permissions)
         self.fields["permission"].choices = [(name, name) for name in names]
 

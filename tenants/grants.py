@@ -37,6 +37,7 @@ class GrantKind:
     permissions: tuple[str, ...]  # what a grant may give: ("view", "console", "power")
     part_of: str | None = None
     part_label: str = ""  # what the part is called on a form: "VM id"
+    part_help: str = ""  # and how it is used there
 
     def grants(self, tenant) -> list[Grant]:
         raise NotImplementedError

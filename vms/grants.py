@@ -30,6 +30,7 @@ class GuestGrantKind(GrantKind):
     permissions = ("view", *FLAGS)
     part_of = "server"
     part_label = "VM id"
+    part_help = "To grant one guest of the server alone; empty grants the whole server."
 
     def objects(self, tenant):
         return ProxmoxServer.objects.filter(tenant=tenant)

@@ -45,7 +45,7 @@ def test_the_platform_admin_sees_every_tenant_once(client, platform_admin, serve
     Tenant.objects.create(name="Empty Co", slug="empty-co")
     html = home(client, platform_admin)
     for name in ("Tenant A", "Tenant B", "Empty Co"):
-        assert html.count(f'<span class="tenant-name">{name}</span>') == 1
+        assert html.count(f'<span class="tenant-name" title="{name}">{name}</span>') == 1
     assert html.index("pve-a") < html.index("pve-a2") < html.index("Tenant B")
 
 

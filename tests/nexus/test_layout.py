@@ -138,4 +138,4 @@ def test_a_servers_pages_show_its_tenant_in_the_header(client, admin_a, server_a
     client.force_login(admin_a)
     html = client.get(reverse("vms:server", args=[server_a.pk])).content.decode()
     header = html[html.index('<div class="header-tenant">') : html.index("</header>")]
-    assert '<span class="tenant-name">Tenant A</span>' in header
+    assert '<span class="tenant-name" title="Tenant A">Tenant A</span>' in header
