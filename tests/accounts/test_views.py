@@ -135,3 +135,15 @@ def test_operators_delete_users_on_their_page(client, platform_admin):
     response = client.post(reverse("accounts:user-delete", args=[doomed.pk]), follow=True)
     assert "Deleted the account doomed" in response.content.decode()
     assert not type(doomed).objects.filter(pk=doomed.pk).exists()
+
+
+def test_the_login_page_offers_a_button_per_active_provider(client, db):
+    from accounts.models import OidcProvider
+
+    for name, active in (("Acme SSO", True), ("Old SSO", False), ("School SSO", True)):
+        provider = OidcProvider(name=name, slug=name.lower().replace(" ", "-"), issuer="http://127.0.0.1:9")
+        provider.client_id, provider.client_secret, provider.is_active = "nexus", "secret", active
+        provider.save()
+    page = client.get(reverse("login")).content.decode()
+    assert "Log in with Acme SSO" in page and "Log in with School SSO" in page and "Old SSO" not in page
+    assert reverse("accounts:sso-login", args=["acme-sso"]) in page
