@@ -42,3 +42,11 @@ def test_the_command_checks_one_server(sim_server, tenant_a, capsys):
     assert capsys.readouterr().out.startswith("tenant-a/pve-sim: online")
     with pytest.raises(CommandError):
         call_command("healthcheck", server=sim_server.pk + 1000)
+
+
+def test_the_server_page_shows_the_learned_timeout_and_the_probe(client, viewer_a, server_a):
+    server_a.learned_timeout_ms, server_a.console_probe, server_a.console_probe_vmid = 1234, True, 100
+    server_a.save()
+    client.force_login(viewer_a)
+    page = client.get(f"/servers/{server_a.pk}/").content.decode()
+    assert "checks time out after 1234 ms (learned)" in page and "console probed on guest 100" in page
