@@ -68,8 +68,10 @@ def server_hourly_buckets(*, server_ids: Iterable[int], hours: int = 24) -> dict
     hours = max(1, min(MAX_HOURS, int(hours)))
     server_ids = list(server_ids)
     window = _window(hours)
-    rows = HourlyRollup.objects.filter(server_id__in=server_ids, hour__gte=window[0]).values(
-        "server_id", "hour", "checks", "successes", "avg_ms", "p95_ms", "probe_ms"
+    rows = (
+        HourlyRollup.objects.filter(server_id__in=server_ids, hour__gte=window[0])
+        .order_by()
+        .values("server_id", "hour", "checks", "successes", "avg_ms", "p95_ms", "probe_ms")
     )
     found = {(row["server_id"], row["hour"]): row for row in rows}
     return {server_id: [_bucket(hour, found.get((server_id, hour))) for hour in window] for server_id in server_ids}

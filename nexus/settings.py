@@ -201,7 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "close-stale-consoles": _beat_entry("console.tasks.close_stale_sessions", 60, 60),
 }
 # Health checks (metrics.services; the README's "Health checks" says how they work).
-HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=25)
+HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=50)
 HEALTH_OFFLINE_AFTER = env.int("HEALTH_OFFLINE_AFTER", default=2)
 HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
 HEALTH_TIMEOUT_FACTOR = env.float("HEALTH_TIMEOUT_FACTOR", default=3.0)
