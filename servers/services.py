@@ -148,6 +148,8 @@ def server_update(*, server: ProxmoxServer, actor, token_secret: str | None = No
         reconnect = token_secret is not None or any(getattr(server, name) != before[name] for name in before)
         if reconnect:
             server.connection_status, server.health_check_error = ConnectionStatus.UNKNOWN, ""
+            # What the health checks learned of the old address says nothing of the new one.
+            server.learned_timeout_ms, server.consecutive_failures = None, 0
         _save(server, announce=reconnect)
     return server
 
