@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
     "channels",
+    "django_celery_beat",
     "knox",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -169,12 +170,49 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Riding through a broker outage: keep retrying (Celery's default gives up after 100 tries), also at start-up.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Beat's schedule lives in the database (django-celery-beat): operators change it in the Django admin. The entries
+# below are the defaults it writes there at start-up; each expires, so a sweep that waited while workers were
+# down is dropped instead of run late in a pile.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=60)
-CELERY_BEAT_SCHEDULE = {
-    "health-checks": {"task": "metrics.tasks.run_health_checks", "schedule": HEALTH_CHECK_INTERVAL},
-    "prune-metrics": {"task": "metrics.tasks.prune_metrics", "schedule": 24 * 3600},
-    "close-stale-consoles": {"task": "console.tasks.close_stale_sessions", "schedule": 60},
+# A task a dead worker had taken (late acknowledgement) goes to another worker after this many seconds; the workers
+# look for such tasks every few seconds (kombu's default scan is every 100 s).
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * HEALTH_CHECK_INTERVAL)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _visibility_timeout,
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 3)),
+    "unacked_restore_throttle": 1,
 }
+# Several installations (or test runs) can share one Redis with queues of their own.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+
+
+def _beat_entry(task: str, every: int, expires: int) -> dict:
+    # django-celery-beat keeps `expire_seconds` of the options (it drops Celery's `expires`).
+    return {"task": task, "schedule": every, "options": {"expire_seconds": expires}}
+
+
+CELERY_BEAT_SCHEDULE = {
+    "health-checks": _beat_entry("metrics.tasks.run_health_checks", HEALTH_CHECK_INTERVAL, HEALTH_CHECK_INTERVAL),
+    "prune-metrics": _beat_entry("metrics.tasks.prune_metrics", 24 * 3600, 3600),
+    "close-stale-consoles": _beat_entry("console.tasks.close_stale_sessions", 60, 60),
+}
+# Health checks (metrics.services; the README's "Health checks" says how they work).
+HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=50)
+HEALTH_OFFLINE_AFTER = env.int("HEALTH_OFFLINE_AFTER", default=2)
+HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
+HEALTH_TIMEOUT_FACTOR = env.float("HEALTH_TIMEOUT_FACTOR", default=3.0)
+HEALTH_TIMEOUT_FLOOR = env.float("HEALTH_TIMEOUT_FLOOR", default=1.0)
+HEALTH_TIMEOUT_CEILING = env.float("HEALTH_TIMEOUT_CEILING", default=30.0)
+# Embedded mode (no Redis: `make demo`, `runserver`): a thread of the web process runs the sweep on the interval.
+HEALTH_EMBEDDED_SCHEDULER = env.bool("HEALTH_EMBEDDED_SCHEDULER", default=not REDIS_URL)
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=30)
+# Calls made for users are recorded in batches: every METRICS_FLUSH_SECONDS or METRICS_FLUSH_ROWS, whichever first.
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
+METRICS_FLUSH_ROWS = env.int("METRICS_FLUSH_ROWS", default=200)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -38,7 +38,9 @@ CONNECTION_FIELDS = (
     "connection_timeout",
     "is_active",
 )
-EDITABLE_FIELDS = ("name", *CONNECTION_FIELDS)
+# The health check's console probe (metrics.services): off by default, on one chosen guest.
+PROBE_FIELDS = ("console_probe", "console_probe_vmid")
+EDITABLE_FIELDS = ("name", *CONNECTION_FIELDS, *PROBE_FIELDS)
 # The import's connection tests run at once, each within its own timeouts.
 IMPORT_PROBE_WORKERS = 100
 
@@ -146,6 +148,8 @@ def server_update(*, server: ProxmoxServer, actor, token_secret: str | None = No
         reconnect = token_secret is not None or any(getattr(server, name) != before[name] for name in before)
         if reconnect:
             server.connection_status, server.health_check_error = ConnectionStatus.UNKNOWN, ""
+            # What the health checks learned of the old address says nothing of the new one.
+            server.learned_timeout_ms, server.consecutive_failures = None, 0
         _save(server, announce=reconnect)
     return server
 

@@ -8,6 +8,7 @@ the user holds single guests (vms.models.GuestGrant). The database queries of a 
 number of servers or guests.
 """
 
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -17,6 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from metrics.models import ConnectionMetric
+from metrics.recorder import metric_record
 from nexus.errors import ApplicationError
 from servers import proxmox
 from servers.errors import proxmox_failure, redacted
@@ -28,6 +31,8 @@ POWER_ACTIONS = ("start", "shutdown", "reboot", "suspend", "resume", "stop", "re
 SORT_KEYS = ("name", "vmid", "server", "node", "type", "status", "cpu", "mem", "disk", "uptime")
 STATUSES = ("running", "stopped", "unknown")
 NODES_CACHE_SECONDS = 60
+# How long the dashboard's guest counts outlive the list they came from.
+GUEST_STATES_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -193,8 +198,16 @@ def _fetch(servers: list[ProxmoxServer], *, fresh: bool) -> dict[int, list[Guest
     by_id = {server.pk: server for server in servers}
     for server_id, result in proxmox.fan_out(connections, lambda client: client.guests()).items():
         new[server_id] = _entry(by_id[server_id], result.value, result.error)
+        metric_record(
+            server_id=server_id,
+            kind=ConnectionMetric.Kind.GUEST_LIST,
+            success=result.ok,
+            elapsed=result.elapsed if result.ok else None,
+            error="" if result.ok else result.error.message,
+        )
     if new:
         cache.set_many({keys[server_id]: entry for server_id, entry in new.items()}, settings.GUESTS_CACHE_SECONDS)
+        _remember_states(new)
     return {server.pk: _read(server, entries.get(server.pk) or new[server.pk]) for server in servers}
 
 
@@ -204,6 +217,53 @@ def guest_counts(servers: Iterable[ProxmoxServer]) -> dict[int, int | None]:
     active = [server for server in servers if server.is_active]
     found = _fetch(active, fresh=False) if active else {}
     return {server_id: len(result) if isinstance(result, list) else None for server_id, result in found.items()}
+
+
+# ------------------------------------------------------------------------------------- guest counts for dashboards
+
+
+def _states_key(server_id: int) -> str:
+    return f"vms:guest-states:{server_id}"
+
+
+def _remember_states(entries: dict[int, dict]) -> None:
+    """Each listed server's guests as (vmid, type, status), kept GUEST_STATES_SECONDS (much longer than the list):
+    the dashboard counts them without asking Proxmox."""
+    now = time.time()
+    states = {
+        _states_key(server_id): {
+            "as_of": now,
+            "guests": [
+                [int(r["vmid"]), r.get("type"), r.get("status")]
+                for r in entry["resources"]
+                if str(r.get("vmid", "")).isdigit() and not r.get("template")
+            ],
+        }
+        for server_id, entry in entries.items()
+        if "resources" in entry
+    }
+    cache.set_many(states, GUEST_STATES_SECONDS)
+
+
+def tenant_guest_counts(*, tenant, user) -> dict:
+    """The guests of the tenant the user may see, running and stopped by type, as the last guest lists read them
+    (never asking Proxmox): servers_counted had a list in the last GUEST_STATES_SECONDS, servers_not_counted not;
+    as_of is when the oldest list counted was read (a Unix time, None when none was)."""
+    servers = list(servers_with_guests_for_user(user).filter(tenant=tenant, is_active=True))
+    scopes = access.scopes(user, servers)
+    found = cache.get_many([_states_key(server.pk) for server in servers])
+    counts = {kind: {"running": 0, "stopped": 0} for kind in proxmox.KINDS}
+    counted, oldest = 0, None
+    for server in servers:
+        states = found.get(_states_key(server.pk))
+        if states is None:
+            continue
+        counted += 1
+        oldest = min(oldest or states["as_of"], states["as_of"])
+        for vmid, kind, status in states["guests"]:
+            if scopes[server.pk].sees(vmid) and kind in counts and status in counts[kind]:
+                counts[kind][status] += 1
+    return {**counts, "servers_counted": counted, "servers_not_counted": len(servers) - counted, "as_of": oldest}
 
 
 def server_nodes(*, server: ProxmoxServer) -> set[str]:

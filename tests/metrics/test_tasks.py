@@ -28,3 +28,39 @@ def test_saved_connection_settings_queue_the_check(sim_server, manager_a, settin
         server_update(server=sim_server, actor=manager_a, connection_timeout=5)
     sim_server.refresh_from_db()
     assert sim_server.connection_status == "online" and sim_server.metrics.count() == 1
+
+
+def test_every_beat_entry_expires(settings):
+    """A run that waited while workers were down is dropped, not worked off in a pile (django-celery-beat reads
+    `expire_seconds`)."""
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert entry["options"]["expire_seconds"] > 0, name
+
+
+def test_a_chunk_is_acknowledged_late_and_redelivered_when_its_worker_dies():
+    from metrics.tasks import check_servers
+
+    assert check_servers.acks_late and check_servers.reject_on_worker_lost
+
+
+def test_the_sweep_task_sends_one_chunk_task_per_chunk(sim_server, tenant_a, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.HEALTH_CHECK_CHUNK_SIZE = 1
+    make_server(tenant_a, "disabled", host="127.0.0.1", port=9, is_active=False)
+    gone = make_server(tenant_a, "gone", host="127.0.0.1", port=9)
+    from metrics.tasks import run_health_checks
+
+    run_health_checks.apply()
+    assert sorted(ConnectionMetric.objects.values_list("server__name", flat=True)) == ["gone", "pve-sim"]
+    run_health_checks.apply()  # the same interval: nothing again
+    assert ConnectionMetric.objects.count() == 2
+    gone.refresh_from_db()
+    assert gone.consecutive_failures == 1
+
+
+def test_a_changed_address_forgets_what_the_checks_learned(sim_server, manager_a):
+    sim_server.learned_timeout_ms, sim_server.consecutive_failures = 4000, 3
+    sim_server.save()
+    server_update(server=sim_server, actor=manager_a, port=sim_server.port + 1)
+    sim_server.refresh_from_db()
+    assert sim_server.learned_timeout_ms is None and sim_server.consecutive_failures == 0
