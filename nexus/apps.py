@@ -5,4 +5,6 @@ class NexusConfig(AppConfig):
     name = "nexus"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the production checks)
+        from . import checks, events  # noqa: F401  (checks registers the production checks)
+
+        events.connect()

@@ -582,6 +582,19 @@ WEBSOCKET_ROUTES = {
             "platform_admin": True,
         },
     ),
+    # A tenant's live events: who reaches the tenant (members, and who holds a server or a guest of it alone).
+    r"^ws/tenants/(?P<slug>[-a-zA-Z0-9_]{1,100})/events/$": (
+        lambda user, objects: f"/ws/tenants/{objects['tenant']}/events/",
+        {
+            **everyone(False),
+            "grantee": True,
+            "guest_grantee": True,
+            "viewer_a": True,
+            "manager_a": True,
+            "admin_a": True,
+            "platform_admin": True,
+        },
+    ),
 }
 
 
