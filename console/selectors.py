@@ -31,3 +31,11 @@ def console_session_for_user(user, session_id) -> ConsoleSession:
     return access.get_object_for_user(
         ConsoleSession.objects.select_related("user", "server", "tenant"), user, pk=session_id
     )
+
+
+def tenant_consoles_open(*, tenant, user) -> int:
+    """Consoles open now in the tenant: all of them for those who manage its consoles, else the user's own."""
+    sessions = ConsoleSession.objects.open().filter(tenant=tenant)
+    if not access.can(user, roles.MANAGE_CONSOLES, tenant):
+        sessions = sessions.filter(user=user)
+    return sessions.count()

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "auditlog",
     "axes",
     "channels",
+    "django_celery_beat",
     "knox",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -169,12 +170,44 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Riding through a broker outage: keep retrying (Celery's default gives up after 100 tries), also at start-up.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Beat's schedule lives in the database (django-celery-beat): operators change it in the Django admin. The entries
+# below are the defaults it writes there at start-up; each expires, so a sweep that waited while workers were
+# down is dropped instead of run late in a pile.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=60)
-CELERY_BEAT_SCHEDULE = {
-    "health-checks": {"task": "metrics.tasks.run_health_checks", "schedule": HEALTH_CHECK_INTERVAL},
-    "prune-metrics": {"task": "metrics.tasks.prune_metrics", "schedule": 24 * 3600},
-    "close-stale-consoles": {"task": "console.tasks.close_stale_sessions", "schedule": 60},
+# A task a dead worker had taken (late acknowledgement) goes to another worker after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * HEALTH_CHECK_INTERVAL)
 }
+CELERY_BEAT_SCHEDULE = {
+    "health-checks": {
+        "task": "metrics.tasks.run_health_checks",
+        "schedule": HEALTH_CHECK_INTERVAL,
+        "options": {"expires": HEALTH_CHECK_INTERVAL},
+    },
+    "prune-metrics": {"task": "metrics.tasks.prune_metrics", "schedule": 24 * 3600, "options": {"expires": 3600}},
+    "close-stale-consoles": {
+        "task": "console.tasks.close_stale_sessions",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
+}
+# Health checks (metrics.services; the README's "Health checks" says how they work).
+HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=25)
+HEALTH_OFFLINE_AFTER = env.int("HEALTH_OFFLINE_AFTER", default=2)
+HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
+HEALTH_TIMEOUT_FACTOR = env.float("HEALTH_TIMEOUT_FACTOR", default=3.0)
+HEALTH_TIMEOUT_FLOOR = env.float("HEALTH_TIMEOUT_FLOOR", default=1.0)
+HEALTH_TIMEOUT_CEILING = env.float("HEALTH_TIMEOUT_CEILING", default=30.0)
+# Embedded mode (no Redis: `make demo`, `runserver`): a thread of the web process runs the sweep on the interval.
+HEALTH_EMBEDDED_SCHEDULER = env.bool("HEALTH_EMBEDDED_SCHEDULER", default=not REDIS_URL)
+METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=30)
+# Calls made for users are recorded in batches: every METRICS_FLUSH_SECONDS or METRICS_FLUSH_ROWS, whichever first.
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
+METRICS_FLUSH_ROWS = env.int("METRICS_FLUSH_ROWS", default=200)
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",

@@ -55,6 +55,21 @@ class ProxmoxServer(models.Model):
     health_check_error = models.TextField(blank=True, editable=False)
     avg_response_time_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
     success_rate = models.FloatField(null=True, blank=True, editable=False, help_text="0-100 over the last 24 hours.")
+    # Health checks (metrics.services): the timeout the server's own response times earned, the failures in a row
+    # (offline after HEALTH_OFFLINE_AFTER of them), and the lease of the worker checking it now.
+    learned_timeout_ms = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    consecutive_failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    health_lease = models.CharField(max_length=64, blank=True, editable=False)
+    health_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    console_probe = models.BooleanField(
+        "console probe",
+        default=False,
+        help_text="Each health check also opens the console of one guest (vncproxy, WebSocket, RFB greeting) and "
+        "records how long that took.",
+    )
+    console_probe_vmid = models.PositiveIntegerField(
+        "console probe guest", null=True, blank=True, help_text="The VMID of the running guest the probe opens."
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -8,6 +8,7 @@ the user holds single guests (vms.models.GuestGrant). The database queries of a 
 number of servers or guests.
 """
 
+import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -28,6 +29,8 @@ POWER_ACTIONS = ("start", "shutdown", "reboot", "suspend", "resume", "stop", "re
 SORT_KEYS = ("name", "vmid", "server", "node", "type", "status", "cpu", "mem", "disk", "uptime")
 STATUSES = ("running", "stopped", "unknown")
 NODES_CACHE_SECONDS = 60
+# How long the dashboard's guest counts outlive the list they came from.
+GUEST_STATES_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,51 @@ def _fetch(servers: list[ProxmoxServer], *, fresh: bool) -> dict[int, list[Guest
         new[server_id] = _entry(by_id[server_id], result.value, result.error)
     if new:
         cache.set_many({keys[server_id]: entry for server_id, entry in new.items()}, settings.GUESTS_CACHE_SECONDS)
+        _remember_states(new)
     return {server.pk: _read(server, entries.get(server.pk) or new[server.pk]) for server in servers}
+
+
+# ------------------------------------------------------------------------------------- guest counts for dashboards
+
+
+def _states_key(server_id: int) -> str:
+    return f"vms:guest-states:{server_id}"
+
+
+def _remember_states(entries: dict[int, dict]) -> None:
+    """Each listed server's guests as (vmid, type, status), kept GUEST_STATES_SECONDS (much longer than the list):
+    the dashboard counts them without asking Proxmox."""
+    now = time.time()
+    states = {
+        _states_key(server_id): {
+            "as_of": now,
+            "guests": [[r["vmid"], r["type"], r.get("status")] for r in entry["resources"] if not r.get("template")],
+        }
+        for server_id, entry in entries.items()
+        if "resources" in entry
+    }
+    cache.set_many(states, GUEST_STATES_SECONDS)
+
+
+def tenant_guest_counts(*, tenant, user) -> dict:
+    """The guests of the tenant the user may see, running and stopped by type, as the last guest lists read them
+    (never asking Proxmox): servers_counted had a list in the last GUEST_STATES_SECONDS, servers_not_counted not;
+    as_of is when the oldest list counted was read (a Unix time, None when none was)."""
+    servers = list(servers_with_guests_for_user(user).filter(tenant=tenant, is_active=True))
+    scopes = access.scopes(user, servers)
+    found = cache.get_many([_states_key(server.pk) for server in servers])
+    counts = {kind: {"running": 0, "stopped": 0} for kind in proxmox.KINDS}
+    counted, oldest = 0, None
+    for server in servers:
+        states = found.get(_states_key(server.pk))
+        if states is None:
+            continue
+        counted += 1
+        oldest = min(oldest or states["as_of"], states["as_of"])
+        for vmid, kind, status in states["guests"]:
+            if scopes[server.pk].sees(int(vmid)) and kind in counts and status in counts[kind]:
+                counts[kind][status] += 1
+    return {**counts, "servers_counted": counted, "servers_not_counted": len(servers) - counted, "as_of": oldest}
 
 
 def server_nodes(*, server: ProxmoxServer) -> set[str]:
