@@ -16,7 +16,18 @@ admin.site.site_title = "Nexus admin"
 admin.site.index_title = "Platform administration"
 
 urlpatterns = [
-    path("", include(([path("", views.home, name="home")], "portal"))),
+    path(
+        "",
+        include(
+            (
+                [
+                    path("", views.home, name="home"),
+                    path("dashboard/<slug:slug>/<slug:part>/", views.dashboard_part, name="dashboard-part"),
+                ],
+                "portal",
+            )
+        ),
+    ),
     path("", include("accounts.urls")),
     path("", include("tenants.urls")),
     path("", include("servers.urls")),
