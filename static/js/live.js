@@ -3,7 +3,8 @@
 //   data-live-stream="/ws/…/events/"   a stream to open (one per tenant the page shows); reconnects with back-off
 //   data-live-on="server.status console."   on an element with hx-get and hx-trigger="nexus:live": htmx fetches it
 //                                     again after an event of those kinds ("console." is every console.* kind),
-//                                     bursts coalesced; and after a reconnection, so the page catches up on the gap
+//                                     bursts coalesced; and after a reconnection, so the page catches up on the gap.
+//                                     Give it hx-disinherit="*" where it holds htmx elements of its own.
 //   data-live-hold=".selector"        the element's refetch waits while it holds a match (a row busy with its task)
 //   data-server-status="<id>"         a status pill that follows the server's status in place
 //   data-live-state                   says whether the page is live (its data-state: connecting, live, offline, ended)
