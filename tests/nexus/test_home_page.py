@@ -46,7 +46,7 @@ def test_a_member_sees_their_tenants_figures_servers_and_a_chart_of_each(client,
     (chart,) = charts(html)  # pve-a2 has no checks yet: it says so in place of a chart
     assert len(chart["x"]) == 24 and chart["series"][0]["values"][-1] == 75.0
     assert chart["series"][1]["values"][-6] == 40 and chart["series"][1]["values"][-2] is None
-    assert "No health checks in the last 24 hours yet" in html
+    assert "No hourly figures in the last 24 hours yet" in html
     assert "pve.example.com" not in html  # the dashboard never shows how a server is reached
 
 
