@@ -4,7 +4,8 @@ access away ends it."""
 import asgiref.sync
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from guardian.shortcuts import assign_perm
 
 from nexus.events import ACCESS_GONE, Audience, tenant_events_audience
@@ -151,3 +152,19 @@ def test_a_tenant_wide_event_is_for_those_who_see_its_servers(viewer_a, tenant_a
     assert isinstance(member, Audience) and member.view("tenant.stats", {"servers": 3}) == {"servers": 3}
     assert grantee.view("tenant.stats", {"servers": 3}) is None
     assert grantee.view("server.changed", {"id": server_a.pk}) == {"id": server_a.pk}
+
+
+def test_what_a_user_hears_is_worked_out_in_as_many_queries_for_many_servers_as_for_one(tenant_a, server_a):
+    customer = make_user("customer")
+    assign_perm(roles.VIEW_SERVER, customer, server_a)
+    guest_grant_set(user=customer, server=server_a, vmid=100, console=True)
+    tenant_events_audience(user=customer, slug=tenant_a.slug)  # content types cached
+    with CaptureQueriesContext(connection) as one:
+        tenant_events_audience(user=customer, slug=tenant_a.slug)
+    for n in range(5):
+        server = make_server(tenant_a, f"pve-{n}")
+        assign_perm(roles.OPEN_CONSOLE, customer, server)
+        guest_grant_set(user=customer, server=server, vmid=100)
+    with CaptureQueriesContext(connection) as many:
+        audience = tenant_events_audience(user=customer, slug=tenant_a.slug)
+    assert len(audience.servers) == 6 and len(many) == len(one)
