@@ -13,6 +13,7 @@ to each user as far as they may see it. It sits here because events concern ever
 """
 
 import asyncio
+import hashlib
 from dataclasses import dataclass, field
 
 from channels.auth import get_user
@@ -72,6 +73,11 @@ def tenant_events_audience(*, user, **tenant) -> Audience | None:
     return Audience(found.pk, access.permissions(user, found), server_scopes_in_tenant(user, found))
 
 
+def login_digest(session_key: str | None) -> str:
+    """What the channel layer carries of a login session (never its key)."""
+    return hashlib.sha256(session_key.encode()).hexdigest() if session_key else ""
+
+
 class TenantEventsConsumer(AsyncJsonWebsocketConsumer):
     audience: Audience | None = None
     recheck_task = None
@@ -104,7 +110,12 @@ class TenantEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"kind": message["kind"], "data": data})
 
     async def tenant_access(self, message):
-        await self._recheck()
+        ended = message.get("ended_login")
+        if ended and ended == login_digest(self.scope["session"].session_key):
+            self.audience = None
+            await self.close(code=ACCESS_GONE)
+        else:
+            await self._recheck()
 
     async def _recheck_every_while(self):
         while self.audience is not None:
@@ -146,9 +157,11 @@ def _tenant_changed(sender, instance, created=False, **kwargs) -> None:
         tenant_access_changed(tenant_id=instance.pk)
 
 
-def _logged_out(sender, user=None, **kwargs) -> None:
+def _logged_out(sender, request=None, user=None, **kwargs) -> None:
+    # Told before the session is gone: the stream of that login closes without looking at the session again.
     if user is not None:
-        tenant_access_changed(user_id=user.pk)
+        key = request.session.session_key if request is not None else None
+        tenant_access_changed(user_id=user.pk, ended_login=login_digest(key))
 
 
 def connect() -> None:

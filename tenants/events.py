@@ -38,9 +38,10 @@ def tenant_event_publish(*, tenant_id: int, kind: str, data: dict) -> None:
     transaction.on_commit(lambda: _send(tenant_group(tenant_id), message))
 
 
-def tenant_access_changed(*, user_id: int | None = None, tenant_id: int | None = None) -> None:
+def tenant_access_changed(*, user_id: int | None = None, tenant_id: int | None = None, ended_login: str = "") -> None:
+    """`ended_login`: a digest of the login session that ended (a logout), whose streams close whatever else holds."""
     group = user_group(user_id) if user_id is not None else tenant_group(tenant_id)
-    message = {"type": ACCESS_MESSAGE_TYPE, "kind": "access"}
+    message = {"type": ACCESS_MESSAGE_TYPE, "kind": "access", "ended_login": ended_login}
     transaction.on_commit(lambda: _send(group, message))
 
 

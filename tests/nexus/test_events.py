@@ -5,6 +5,7 @@ import asgiref.sync
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from django.db import connection, connections, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from guardian.shortcuts import assign_perm
 
@@ -31,6 +32,14 @@ def path(tenant) -> str:
 
 async def listen(user, tenant):
     communicator, connected, _ = await open_socket(user, path(tenant))
+    assert connected
+    return communicator
+
+
+async def listen_with(client, tenant):
+    """The stream of the login session `client` holds."""
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator, connected, _ = await open_socket(None, path(tenant), cookie=cookie)
     assert connected
     return communicator
 
@@ -117,6 +126,18 @@ async def test_a_deactivated_user_loses_the_stream(viewer_a, tenant_a):
     viewer_a.is_active = False
     await viewer_a.asave()
     assert await closed_with(stream) == ACCESS_GONE
+
+
+async def test_logging_out_ends_the_stream_of_that_login_only(viewer_a, tenant_a):
+    browser, other_browser = Client(), Client()
+    await sync_to_async(browser.force_login)(viewer_a)
+    await sync_to_async(other_browser.force_login)(viewer_a)
+    stream = await listen_with(browser, tenant_a)
+    other = await listen_with(other_browser, tenant_a)
+    await sync_to_async(browser.logout)()
+    assert await closed_with(stream) == ACCESS_GONE
+    assert await other.receive_nothing(timeout=0.3)
+    await other.disconnect()
 
 
 async def test_a_lowered_role_keeps_the_stream_with_what_the_new_role_sees(manager_a, tenant_a, server_a):
