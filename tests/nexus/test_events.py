@@ -3,6 +3,7 @@ access away ends it."""
 
 import asgiref.sync
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async as sync_to_async
 from django.db import connection, connections, transaction
 from django.test import Client
@@ -150,7 +151,7 @@ async def test_a_lowered_role_keeps_the_stream_with_what_the_new_role_sees(manag
     await stream.disconnect()
 
 
-async def test_a_rolled_back_change_never_reaches_the_stream(viewer_a, tenant_a, server_a):
+async def test_an_event_arrives_once_its_change_is_committed_and_never_when_rolled_back(viewer_a, tenant_a, server_a):
     stream = await listen(viewer_a, tenant_a)
 
     def roll_back_then_commit():
@@ -159,6 +160,7 @@ async def test_a_rolled_back_change_never_reaches_the_stream(viewer_a, tenant_a,
             raise RuntimeError
         with transaction.atomic():
             tenant_event_publish(tenant_id=tenant_a.pk, kind="server.changed", data={"id": server_a.pk})
+            assert async_to_sync(stream.receive_nothing)(timeout=0.3), "told before the commit"
 
     await sync_to_async(roll_back_then_commit)()
     assert await heard(stream) == [("server.changed", {"id": server_a.pk})]
