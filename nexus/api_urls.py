@@ -5,6 +5,7 @@ from rest_framework.routers import APIRootView
 
 from accounts.urls import api_urlpatterns as accounts_api
 from console.urls import api_urlpatterns as console_api
+from metrics.urls import api_urlpatterns as metrics_api
 from servers.urls import api_urlpatterns as servers_api
 from tenants.urls import api_urlpatterns as tenants_api
 from vms.urls import api_urlpatterns as vms_api
@@ -27,6 +28,7 @@ urlpatterns = [
     *servers_api,
     *vms_api,
     *console_api,
+    *metrics_api,
     *accounts_api,
     *tenants_api,
 ]

@@ -163,6 +163,8 @@ ROUTES = {
     ),
     "api:server-proxmox": (lambda o: [o["server"].pk, "version"], {"get": expect(**SERVER_CHANGERS)}),
     "api:server-proxmox-tree": (lambda o: [o["server"].pk], {"get": expect(**SERVER_CHANGERS)}),
+    "api:server-metrics": (lambda o: [o["server"].pk], {"get": expect()}),
+    "api:tenant-stats": (lambda o: [o["tenant"]], {"get": expect(**TENANT_MEMBERS)}),
     "api:guests": (lambda o: [], {"get": expect(**EVERYONE_LOGGED_IN)}),
     "api:guest-list": (lambda o: [o["server"].pk], {"get": expect(**GUEST_SEERS)}),
     "api:guest-detail": (lambda o: [o["server"].pk, GUEST], {"get": expect(**GUEST_SEERS)}),

@@ -35,7 +35,14 @@ from .connection import (
     ssl_context,
     token_secret_problem,
 )
-from .console import ConsoleStream, UpstreamConsole, open_console, open_vnc_websocket, vncwebsocket_url
+from .console import (
+    ConsoleStream,
+    UpstreamConsole,
+    console_greeting,
+    open_console,
+    open_vnc_websocket,
+    vncwebsocket_url,
+)
 from .errors import (
     AuthenticationFailed,
     ConfigurationError,
@@ -112,6 +119,7 @@ __all__ = [
     "check_ca_pem",
     "check_get",
     "connection_test",
+    "console_greeting",
     "denied_network",
     "fan_out",
     "fetch_fingerprint",

@@ -19,7 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from .client import ProxmoxClient
 from .connection import Connection, certificate_fingerprint, ssl_context
-from .errors import ConsoleClosed, InvalidRequest, ProxmoxError, clean_text
+from .errors import ConsoleClosed, InvalidRequest, NotFound, ProxmoxError, clean_text
+from .rfb import parse_version
 from .translate import error_from_answer, error_from_failure, fingerprint_mismatch
 from .transport import Deadline
 from .validation import check_guest
@@ -198,3 +199,30 @@ def _error_from_handshake(exc: Exception, connection: Connection) -> ProxmoxErro
     return error_from_answer(
         exc.response.status_code, exc.response.reason_phrase, body, connection, console_ticket=True
     )
+
+
+def console_greeting(client: ProxmoxClient, vmid: int) -> tuple[int, int]:
+    """The console path of one guest, as a user's console takes it: find its node, vncproxy, the vncwebsocket
+    upgrade, and the RFB greeting of Proxmox's VNC server; then close. Returns the RFB version it announced.
+    For the health check's console probe (time to console); within the connection's timeout only when the caller
+    bounds it (proxmox.fan_out does)."""
+    found = [g for g in client.guests() if g.get("vmid") == vmid and g.get("type") in ("qemu", "lxc")]
+    if not found:
+        raise NotFound(f"Guest {vmid} is not on this server.")
+    return asyncio.run(_greeting(client.connection, str(found[0]["node"]), str(found[0]["type"]), vmid))
+
+
+async def _greeting(connection: Connection, node: str, kind: str, vmid: int) -> tuple[int, int]:
+    upstream = await open_console(connection, node, kind, vmid)
+    try:
+        greeting = b""
+        while len(greeting) < 12:
+            greeting += await asyncio.wait_for(upstream.stream.recv(), connection.timeout)
+    except TimeoutError:
+        raise ConsoleClosed("The console sent no RFB greeting.") from None
+    finally:
+        await upstream.stream.close()
+    version = parse_version(greeting[:12])
+    if version is None:
+        raise ConsoleClosed(f"The console did not greet in RFB: {clean_text(greeting[:12], 40)!r}")
+    return version
