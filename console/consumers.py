@@ -2,10 +2,13 @@
 
 import asyncio
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from metrics.models import ConnectionMetric
+from metrics.recorder import metric_record
 from nexus.http import scope_client_ip
 from servers import proxmox
 
@@ -113,12 +116,20 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def _relay_session(self) -> None:
         session = self.session
+        started = time.monotonic()
         try:
             upstream = await proxmox.open_console(
                 session.server.connection(), session.node, session.guest_type, session.vmid
             )
         except proxmox.ProxmoxError as error:
             logger.info("console session %s: Proxmox refused or failed: %s", session.pk, error.message)
+            metric_record(
+                server_id=session.server_id,
+                kind=ConnectionMetric.Kind.CONSOLE,
+                success=False,
+                elapsed=None,
+                error=error.message,
+            )
             reason = _reason_for(error)
             await self._close_browser(reason.code, reason.text)
             await database_sync_to_async(console_session_close)(session=session, reason=reason)
@@ -128,6 +139,12 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self._close_browser(reason.code, reason.text)
             await database_sync_to_async(console_session_close)(session=session, reason=reason)
             return
+        metric_record(
+            server_id=session.server_id,
+            kind=ConnectionMetric.Kind.CONSOLE,
+            success=True,
+            elapsed=time.monotonic() - started,
+        )
         self.relay = Relay(
             self.browser,
             UpstreamEndpoint(upstream.stream),

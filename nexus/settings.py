@@ -178,22 +178,27 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # down is dropped instead of run late in a pile.
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 HEALTH_CHECK_INTERVAL = env.int("HEALTH_CHECK_INTERVAL", default=60)
-# A task a dead worker had taken (late acknowledgement) goes to another worker after this many seconds.
+# A task a dead worker had taken (late acknowledgement) goes to another worker after this many seconds; the workers
+# look for such tasks every few seconds (kombu's default scan is every 100 s).
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * HEALTH_CHECK_INTERVAL)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=2 * HEALTH_CHECK_INTERVAL)
+    "visibility_timeout": _visibility_timeout,
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 3)),
+    "unacked_restore_throttle": 1,
 }
+# Several installations (or test runs) can share one Redis with queues of their own.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
+
+
+def _beat_entry(task: str, every: int, expires: int) -> dict:
+    # django-celery-beat keeps `expire_seconds` of the options (it drops Celery's `expires`).
+    return {"task": task, "schedule": every, "options": {"expire_seconds": expires}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "health-checks": {
-        "task": "metrics.tasks.run_health_checks",
-        "schedule": HEALTH_CHECK_INTERVAL,
-        "options": {"expires": HEALTH_CHECK_INTERVAL},
-    },
-    "prune-metrics": {"task": "metrics.tasks.prune_metrics", "schedule": 24 * 3600, "options": {"expires": 3600}},
-    "close-stale-consoles": {
-        "task": "console.tasks.close_stale_sessions",
-        "schedule": 60,
-        "options": {"expires": 60},
-    },
+    "health-checks": _beat_entry("metrics.tasks.run_health_checks", HEALTH_CHECK_INTERVAL, HEALTH_CHECK_INTERVAL),
+    "prune-metrics": _beat_entry("metrics.tasks.prune_metrics", 24 * 3600, 3600),
+    "close-stale-consoles": _beat_entry("console.tasks.close_stale_sessions", 60, 60),
 }
 # Health checks (metrics.services; the README's "Health checks" says how they work).
 HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=25)

@@ -54,6 +54,8 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
         "health_check_error",
         "avg_response_time_ms",
         "success_rate",
+        "learned_timeout_ms",
+        "consecutive_failures",
         "created_by",
         "created_at",
         "updated_at",
@@ -63,8 +65,8 @@ class ProxmoxServerAdmin(GuardedModelAdmin):
         ("API token", {"fields": ["token_id", "token_secret"]}),
         ("TLS", {"fields": ["tls_mode", "fingerprint", "ca_pem"]}),
         ("Network", {"fields": ["use_tailscale", "tailscale_hostname", "connection_timeout"]}),
-        ("Health", {"fields": readonly_fields[:5]}),
-        ("Record", {"fields": readonly_fields[5:]}),
+        ("Health", {"fields": [*readonly_fields[:7], "console_probe", "console_probe_vmid"]}),
+        ("Record", {"fields": readonly_fields[7:]}),
     ]
 
     actions = ["show_certificate", "check_token"]

@@ -69,6 +69,9 @@ class ProxmoxServerSerializer(serializers.ModelSerializer):
             "last_health_check_at",
             "avg_response_time_ms",
             "success_rate",
+            "learned_timeout_ms",
+            "console_probe",
+            "console_probe_vmid",
             "created_at",
             "updated_at",
         ]

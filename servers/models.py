@@ -150,6 +150,8 @@ class ProxmoxServer(models.Model):
             errors["fingerprint"] = "Give the fingerprint to pin (Proxmox shows it under Node > Certificates)."
         if self.tls_mode == TLSMode.CA and not self.ca_pem.strip():
             errors["ca_pem"] = "Paste the CA certificate in PEM form to verify against."
+        if self.console_probe and self.console_probe_vmid is None:
+            errors["console_probe_vmid"] = "Give the VMID of the guest whose console the probe opens."
         if self.use_tailscale and not self.tailscale_hostname:
             errors["tailscale_hostname"] = "Give the Tailscale host name to connect through."
         if self.tenant_id and self._adding_beyond_tenant_limit():

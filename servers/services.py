@@ -38,7 +38,9 @@ CONNECTION_FIELDS = (
     "connection_timeout",
     "is_active",
 )
-EDITABLE_FIELDS = ("name", *CONNECTION_FIELDS)
+# The health check's console probe (metrics.services): off by default, on one chosen guest.
+PROBE_FIELDS = ("console_probe", "console_probe_vmid")
+EDITABLE_FIELDS = ("name", *CONNECTION_FIELDS, *PROBE_FIELDS)
 # The import's connection tests run at once, each within its own timeouts.
 IMPORT_PROBE_WORKERS = 100
 

@@ -32,6 +32,16 @@ def own_cache(settings, request):
 
 
 @pytest.fixture(autouse=True)
+def call_metrics_written_when_asked(settings):
+    """Call metrics wait in a per-process buffer: no timer thread writing into another test's database, and
+    nothing left over from the previous test."""
+    from metrics.recorder import metrics_discard
+
+    settings.METRICS_FLUSH_SECONDS = 0
+    metrics_discard()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """The real hasher costs a third of a second per user; tests create many users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -18,6 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from metrics.models import ConnectionMetric
+from metrics.recorder import metric_record
 from nexus.errors import ApplicationError
 from servers import proxmox
 from servers.errors import proxmox_failure, redacted
@@ -196,6 +198,13 @@ def _fetch(servers: list[ProxmoxServer], *, fresh: bool) -> dict[int, list[Guest
     by_id = {server.pk: server for server in servers}
     for server_id, result in proxmox.fan_out(connections, lambda client: client.guests()).items():
         new[server_id] = _entry(by_id[server_id], result.value, result.error)
+        metric_record(
+            server_id=server_id,
+            kind=ConnectionMetric.Kind.GUEST_LIST,
+            success=result.ok,
+            elapsed=result.elapsed if result.ok else None,
+            error="" if result.ok else result.error.message,
+        )
     if new:
         cache.set_many({keys[server_id]: entry for server_id, entry in new.items()}, settings.GUESTS_CACHE_SECONDS)
         _remember_states(new)
@@ -216,7 +225,11 @@ def _remember_states(entries: dict[int, dict]) -> None:
     states = {
         _states_key(server_id): {
             "as_of": now,
-            "guests": [[r["vmid"], r["type"], r.get("status")] for r in entry["resources"] if not r.get("template")],
+            "guests": [
+                [int(r["vmid"]), r.get("type"), r.get("status")]
+                for r in entry["resources"]
+                if str(r.get("vmid", "")).isdigit() and not r.get("template")
+            ],
         }
         for server_id, entry in entries.items()
         if "resources" in entry
@@ -240,7 +253,7 @@ def tenant_guest_counts(*, tenant, user) -> dict:
         counted += 1
         oldest = min(oldest or states["as_of"], states["as_of"])
         for vmid, kind, status in states["guests"]:
-            if scopes[server.pk].sees(int(vmid)) and kind in counts and status in counts[kind]:
+            if scopes[server.pk].sees(vmid) and kind in counts and status in counts[kind]:
                 counts[kind][status] += 1
     return {**counts, "servers_counted": counted, "servers_not_counted": len(servers) - counted, "as_of": oldest}
 

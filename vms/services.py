@@ -9,6 +9,8 @@ from django.http import Http404
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from metrics.models import ConnectionMetric
+from metrics.recorder import metric_record
 from nexus.errors import ApplicationError
 from servers import proxmox
 from servers.errors import proxmox_failure, redacted
@@ -19,6 +21,7 @@ from tenants.events import tenant_event_publish
 from .models import GuestGrant
 from .selectors import (
     POWER_ACTIONS,
+    Guest,
     GuestAccess,
     ServerRef,
     guest_access_for_user,
@@ -93,8 +96,7 @@ def guest_power(*, user, server_id, vmid: int, action: str, client_ip: str | Non
         guest = server_guest(server=found.server, vmid=vmid, fresh=True)
         if reason := refusal(guest, action):
             raise ApplicationError(reason, status=409, code="guest_state")
-        with proxmox.ProxmoxClient(found.server.connection()) as client:
-            upid = client.power(guest.node, guest.type, vmid, action)
+        upid = _power(found.server, guest, action)
     except (Http404, PermissionDenied) as error:
         server = found.server if found else None
         _audit_power(**audit, server=server, outcome=AuditEvent.Outcome.DENIED, reason=str(error))
@@ -117,6 +119,23 @@ def guest_power(*, user, server_id, vmid: int, action: str, client_ip: str | Non
         data={"server": server.pk, "vmid": vmid, "action": action, "upid": upid, "status": "running"},
     )
     return PowerTask(server=server, vmid=vmid, action=action, upid=upid)
+
+
+def _power(server: ProxmoxServer, guest: Guest, action: str) -> str:
+    """Ask Proxmox for the action; its time and outcome become a call metric."""
+    started = time.monotonic()
+    try:
+        with proxmox.ProxmoxClient(server.connection()) as client:
+            upid = client.power(guest.node, guest.type, guest.vmid, action)
+    except proxmox.ProxmoxError as error:
+        metric_record(
+            server_id=server.pk, kind=ConnectionMetric.Kind.POWER, success=False, elapsed=None, error=error.message
+        )
+        raise
+    metric_record(
+        server_id=server.pk, kind=ConnectionMetric.Kind.POWER, success=True, elapsed=time.monotonic() - started
+    )
+    return upid
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,16 @@ def test_saved_connection_settings_queue_the_check(sim_server, manager_a, settin
         server_update(server=sim_server, actor=manager_a, connection_timeout=5)
     sim_server.refresh_from_db()
     assert sim_server.connection_status == "online" and sim_server.metrics.count() == 1
+
+
+def test_every_beat_entry_expires(settings):
+    """A run that waited while workers were down is dropped, not worked off in a pile (django-celery-beat reads
+    `expire_seconds`)."""
+    for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
+        assert entry["options"]["expire_seconds"] > 0, name
+
+
+def test_a_chunk_is_acknowledged_late_and_redelivered_when_its_worker_dies():
+    from metrics.tasks import check_servers
+
+    assert check_servers.acks_late and check_servers.reject_on_worker_lost

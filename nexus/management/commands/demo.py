@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from console.flow import FlowControlServer
-from metrics.services import servers_health_check
+from metrics.scheduler import embedded_scheduler_start
 from nexus.demo import (
     DEMO_PASSWORD,
     DEMO_TOTP_USER,
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             users = demo_seed(simulator=simulator)
             totp_secret = demo_two_factor_seed()
             idp, sso_people = self._start_idp(bind, port, idp_port or port + 100)
-            servers_health_check()  # so the portal shows who is online; beat repeats it where Redis runs
+            embedded_scheduler_start()  # health checks every interval, in this process (no Redis, no Celery)
             self._introduce(bind, port, simulator, users)
             self._introduce_sign_in(totp_secret, sso_people)
             from nexus.asgi import application
