@@ -133,3 +133,17 @@ def test_the_live_parts_are_fetched_again_by_who_reaches_the_tenant_only(client,
     assert client.get(reverse("portal:dashboard-part", args=["tenant-a", "other"])).status_code == 404
     client.force_login(admin_b)
     assert client.get(stats).status_code == 404
+
+
+def test_the_dashboard_asks_the_database_as_often_for_many_servers_as_for_one(
+    client, viewer_a, server_a, tenant_a, django_assert_num_queries
+):
+    client.force_login(viewer_a)
+    client.get(reverse("portal:home"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("portal:home"))
+    for n in range(5):
+        server = make_server(tenant_a, f"pve-{n}")
+        HourlyRollup.objects.create(server=server, hour=hour_start(timezone.now()), checks=1, successes=1)
+    with django_assert_num_queries(len(few)):
+        client.get(reverse("portal:home"))
