@@ -27,7 +27,8 @@
         return {
             width: element.clientWidth,
             height: HEIGHT,
-            scales: { x: { time: true } },
+            // A share is drawn against the whole 0-100 % (uPlot would stretch a constant 100 % up to 200 %).
+            scales: { x: { time: true }, ...(units.includes("%") && { "%": { range: [0, 100] } }) },
             series: [
                 {},
                 ...data.series.map((series) => ({
