@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium: as health checks see a simulated server fail and recover, its status changes
-on the page without a reload; its 24-hour chart draws."""
+on the page without a reload, also across a gap in the stream (the page catches up once it reconnects); its 24-hour
+chart draws."""
 
 import asyncio
 
@@ -15,6 +16,17 @@ pytestmark = pytest.mark.browser
 
 # Set on the page's window: still there later means the page was not reloaded.
 NOT_RELOADED = "window.notReloaded = true"
+# Lets the test cut the page's event stream and keep it from reconnecting (to a path no route takes) for a while.
+STREAM_SWITCH = """
+const RealWebSocket = window.WebSocket;
+window.liveSockets = [];
+window.liveBlocked = false;
+window.WebSocket = function (url, protocols) {
+    const socket = new RealWebSocket(window.liveBlocked ? String(url).replace("/events/", "/cut/") : url, protocols);
+    window.liveSockets.push(socket);
+    return socket;
+};
+"""
 
 
 def health_check(server):
@@ -32,6 +44,8 @@ def test_the_dashboard_follows_a_server_going_down_and_back_without_a_reload(
     sim_server, day_of_checks, manager_a, pve, daphne_server, browser
 ):
     page = open_as(browser, daphne_server, manager_a)  # the home page is the dashboard
+    page.add_init_script(STREAM_SWITCH)
+    page.reload()
     page.wait_for_load_state()
     badge = page.locator(f'[data-server-status="{sim_server.pk}"]')
     expect(badge).to_have_text("Online")
@@ -49,8 +63,14 @@ def test_the_dashboard_follows_a_server_going_down_and_back_without_a_reload(
     expect(badge).to_have_class("status offline")
     expect(page.locator(".dashboard-stats")).to_contain_text("1 offline")  # the figures were fetched again
 
+    # The server recovers while the stream is cut: the page hears nothing, then catches up once it reconnects.
+    page.evaluate("window.liveBlocked = true; window.liveSockets.forEach((socket) => socket.close())")
+    expect(page.locator("[data-live-state]")).to_have_attribute("data-state", "offline")
     pve.faults.clear()
     health_check(sim_server)
+    expect(badge).to_have_text("Offline")
+    page.evaluate("window.liveBlocked = false")
+    expect(page.locator("[data-live-state]")).to_have_attribute("data-state", "live", timeout=15_000)
     expect(badge).to_have_text("Online")
     expect(page.locator(".dashboard-stats")).to_contain_text("0 offline")
     assert page.evaluate("window.notReloaded") is True
