@@ -15,6 +15,7 @@ from audit.services import audit_record
 from nexus.errors import ApplicationError
 from servers.models import ProxmoxServer
 from tenants import roles
+from tenants.events import tenant_event_publish
 from vms.selectors import guest_permissions, server_guest
 
 from .models import ConsoleSession
@@ -55,6 +56,12 @@ def _audit(action: str, session: ConsoleSession, *, actor, client_ip: str | None
         ip_address=client_ip,
         details={"session": session.pk, **details},
     )
+
+
+def _announce(kind: str, session: ConsoleSession, **extra) -> None:
+    """Tell the tenant's live pages that a console opened or ended (never who holds it: its page says that)."""
+    data = {"id": session.pk, "server": session.server_id, "vmid": session.vmid, **extra}
+    tenant_event_publish(tenant_id=session.tenant_id, kind=kind, data=data)
 
 
 def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip: str | None) -> ConsoleTicket:
@@ -110,6 +117,7 @@ def console_session_claim(
         console_session_close(session=session, reason=CloseReason.FORBIDDEN)
         return None
     _audit("console opened", session, actor=user, client_ip=client_ip)
+    _announce("console.opened", session)
     return session
 
 
@@ -135,7 +143,9 @@ def console_session_close(
     ended = sessions.filter(closed_at__isnull=True).update(
         closed_at=timezone.now(), close_reason=reason.name.lower(), **counts
     )
-    if not ended and (bytes_to_client or bytes_to_server):
+    if ended:
+        _announce("console.ended", session, reason=reason.name.lower())
+    elif bytes_to_client or bytes_to_server:
         sessions.update(**counts)
     return bool(ended)
 

@@ -18,6 +18,8 @@ from .selectors import console_session_for_user, console_sessions_for_user, cons
 from .services import console_session_terminate
 
 RECENT_CLOSED_SESSIONS = 50
+# The page follows the live events of at most this many tenants (a platform admin chooses one to follow it live).
+LIVE_TENANTS = 10
 
 
 @login_required
@@ -56,9 +58,12 @@ def sessions_page(request):
     """The console sessions of the tenants the user administers: the open ones, then the latest closed."""
     tenant = request.GET.get("tenant", "")
     sessions = console_sessions_for_user(request.user, tenant=tenant)
+    tenants = list(console_tenants_for_user(request.user))
+    shown = [choice for choice in tenants if choice.slug == tenant or not tenant]
     context = {
-        "tenants": list(console_tenants_for_user(request.user)),
+        "tenants": tenants,
         "tenant": tenant,
+        "live_tenants": shown if len(shown) <= LIVE_TENANTS else [],
         "open_sessions": sessions.open().order_by("-opened_at"),
         "closed_sessions": sessions.closed().order_by("-closed_at")[:RECENT_CLOSED_SESSIONS],
     }

@@ -9,8 +9,9 @@ class NexusConfig(AppConfig):
     name = "nexus"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the production checks)
+        from . import checks, events  # noqa: F401  (checks registers the production checks)
 
+        events.connect()
         if _serving_with_runserver() and settings.HEALTH_EMBEDDED_SCHEDULER:
             from metrics.scheduler import embedded_scheduler_start
 

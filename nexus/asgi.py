@@ -14,10 +14,11 @@ from django.urls import re_path  # noqa: E402
 
 from console.routing import websocket_urlpatterns  # noqa: E402
 
+from .events import websocket_urlpatterns as event_urlpatterns  # noqa: E402
 from .ws_auth import SameOriginValidator, SessionUserMiddleware, refuse  # noqa: E402
 
 # A path no route takes is refused before the handshake like any other refusal (not a 500 with a traceback).
-websocket_routes = URLRouter([*websocket_urlpatterns, re_path(r"", refuse)])
+websocket_routes = URLRouter([*websocket_urlpatterns, *event_urlpatterns, re_path(r"", refuse)])
 
 application = ProtocolTypeRouter(
     {

@@ -20,7 +20,11 @@ urlpatterns = [
         "",
         include(
             (
-                [path("", views.home, name="home"), path("operators/", views.operators_overview, name="operators")],
+                [
+                    path("", views.home, name="home"),
+                    path("operators/", views.operators_overview, name="operators"),
+                    path("dashboard/<slug:slug>/<slug:part>/", views.dashboard_part, name="dashboard-part"),
+                ],
                 "portal",
             )
         ),

@@ -1,33 +1,35 @@
 """The portal's home: what the user may see across the apps (nexus sits on top of them)."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
-from django.shortcuts import render
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
 from django.views import defaults
 from django.views.decorators.http import require_safe
 
-from servers.selectors import servers_for_user
-from tenants import roles
-from tenants.models import Tenant
-from vms.selectors import servers_with_guests_for_user
+from tenants.access import is_platform_admin
+from tenants.selectors import tenant_current, tenants_reachable
 
 from .api import error_body
+from .dashboard import tenant_dashboard
 from .middleware import API_PREFIX
 from .selectors import platform_overview
+
+# The parts of the dashboard that live updates fetch again (templates/portal/includes/dashboard_<part>.html).
+DASHBOARD_PARTS = ("stats", "servers")
 
 
 @login_required
 @require_safe
 def home(request):
-    # The page groups servers by tenant: every tenant of the user (with servers or not), and the tenants of
-    # servers granted singly.
-    groups = {tenant: [] for tenant in Tenant.objects.restrict(request.user, roles.VIEW_TENANT)}
-    # Servers of which the user holds single guests are listed too (by name; their page shows those guests).
-    for server in servers_with_guests_for_user(request.user):
-        groups.setdefault(server.tenant, []).append(server)
-    # How a server is reached shows only to those who may change it.
-    changeable = set(servers_for_user(request.user, roles.CHANGE_SERVER).values_list("pk", flat=True))
-    context = {"groups": sorted(groups.items(), key=lambda group: group[0].name), "changeable": changeable}
+    """The current tenant's dashboard; platform admins start at the Platform page (every tenant), and see a tenant's
+    dashboard where they name it (`?tenant=slug`)."""
+    if is_platform_admin(request.user) and not request.GET.get("tenant"):
+        return redirect("portal:operators")
+    tenant = tenant_current(request)
+    context = {
+        "dashboard": tenant and tenant_dashboard(tenant=tenant, user=request.user),
+        "from_overview": is_platform_admin(request.user),
+    }
     return render(request, "portal/home.html", context)
 
 
@@ -36,6 +38,17 @@ def home(request):
 def operators_overview(request):
     """The whole platform for its operators: each tenant's servers, guests, members and open consoles."""
     return render(request, "portal/operators.html", {"overview": platform_overview(request.user)})
+
+
+@login_required
+@require_safe
+def dashboard_part(request, slug: str, part: str):
+    """One part of a tenant's dashboard, as live updates fetch it again; 404 for a tenant the user does not reach."""
+    tenant = tenants_reachable(request.user).filter(slug=slug).first()
+    if tenant is None or part not in DASHBOARD_PARTS:
+        raise Http404("No such tenant.")
+    context = {"dashboard": tenant_dashboard(tenant=tenant, user=request.user)}
+    return render(request, f"portal/includes/dashboard_{part}.html", context)
 
 
 def page_not_found(request, exception):

@@ -182,8 +182,11 @@ ROUTES = {
         lambda o: [],
         {"post": expect(anonymous=302, grantee=404, viewer_a=404, manager_a=404, admin_a=404, platform_admin=404)},
     ),
-    "portal:home": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN)}),
+    # Platform admins start at the Platform page.
+    "portal:home": (lambda o: [], {"get": expect(anonymous=302, platform_admin=302, **EVERYONE_LOGGED_IN)}),
     "portal:operators": (lambda o: [], {"get": expect(anonymous=302, **PLATFORM_ADMINS_ONLY)}),
+    # A part of a tenant's dashboard (live updates fetch it again): for who reaches the tenant.
+    "portal:dashboard-part": (lambda o: [o["tenant"], "stats"], {"get": expect(anonymous=302, guest_grantee=200)}),
     "servers:list": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES)}),
     # An empty form is drawn again with its errors (200).
     "servers:add": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES), "post": expect(**TENANT_SERVER_PAGES)}),
@@ -580,6 +583,19 @@ WEBSOCKET_ROUTES = {
             **everyone(False),
             "grantee": True,
             "guest_grantee": True,
+            "manager_a": True,
+            "admin_a": True,
+            "platform_admin": True,
+        },
+    ),
+    # A tenant's live events: who reaches the tenant (members, and who holds a server or a guest of it alone).
+    r"^ws/tenants/(?P<slug>[-a-zA-Z0-9_]{1,100})/events/$": (
+        lambda user, objects: f"/ws/tenants/{objects['tenant']}/events/",
+        {
+            **everyone(False),
+            "grantee": True,
+            "guest_grantee": True,
+            "viewer_a": True,
             "manager_a": True,
             "admin_a": True,
             "platform_admin": True,

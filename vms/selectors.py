@@ -330,6 +330,11 @@ def servers_with_guests_for_user(user) -> QuerySet:
     return ProxmoxServer.objects.restrict(user, roles.VIEW_SERVER, parts=True).select_related("tenant")
 
 
+def server_scopes_in_tenant(user, tenant) -> dict[int, access.Scope]:
+    """What the user may do with each server of `tenant` they reach (whole or by single guests), by server id."""
+    return access.scopes(user, servers_with_guests_for_user(user).filter(tenant=tenant))
+
+
 def _changeable(user, servers: Iterable[ProxmoxServer], scopes: dict) -> frozenset[int]:
     return frozenset(server.pk for server in servers if roles.CHANGE_SERVER in scopes[server.pk].whole)
 

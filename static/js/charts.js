@@ -3,7 +3,7 @@
 //   <div class="chart" role="img" aria-label="…" data-chart='{"x": [1700000000, …], "series": [{"label":
 //        "Success rate", "unit": "%", "tone": "success", "values": [99.5, 100, null, …]}]}'></div>
 // A tone is a token name (primary, info, success, warning, danger, neutral). Pages that fetch their data call
-// NexusCharts.draw(element, data), again to replace it.
+// NexusCharts.draw(element, data), again to replace it. Charts in content htmx swaps in are drawn as it arrives.
 (() => {
     const HEIGHT = 220;
     const charts = new Map(); // element -> { plot, data }
@@ -27,7 +27,8 @@
         return {
             width: element.clientWidth,
             height: HEIGHT,
-            scales: { x: { time: true } },
+            // A share is drawn against the whole 0-100 % (uPlot would stretch a constant 100 % up to 200 %).
+            scales: { x: { time: true }, ...(units.includes("%") && { "%": { range: [0, 100] } }) },
             series: [
                 {},
                 ...data.series.map((series) => ({
@@ -72,10 +73,24 @@
         }
     });
 
-    for (const element of document.querySelectorAll("[data-chart]")) {
-        draw(element, JSON.parse(element.dataset.chart));
-        resized.observe(element);
+    function drawWithin(root) {
+        for (const [element, { plot }] of charts) {
+            if (!element.isConnected) {
+                plot.destroy();
+                charts.delete(element);
+                resized.unobserve(element);
+            }
+        }
+        const found = [...root.querySelectorAll("[data-chart]"), ...(root.matches("[data-chart]") ? [root] : [])];
+        for (const element of found) {
+            if (charts.has(element)) continue;
+            draw(element, JSON.parse(element.dataset.chart));
+            resized.observe(element);
+        }
     }
+
+    drawWithin(document.documentElement);
+    document.addEventListener("htmx:load", (event) => drawWithin(event.detail.elt));
     document.addEventListener("nexus:themechange", redrawAll);
     matchMedia("(prefers-color-scheme: dark)").addEventListener("change", redrawAll);
 

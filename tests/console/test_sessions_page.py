@@ -128,5 +128,16 @@ def test_ending_a_session_requires_post(client, admin_a, server_a):
 @pytest.mark.parametrize("user, shown", [("admin_a", True), ("platform_admin", True), ("viewer_a", False)])
 def test_the_top_bar_links_to_the_page_for_those_who_may_use_it(client, request, tenant_a, user, shown):
     client.force_login(request.getfixturevalue(user))
-    html = client.get(reverse("portal:home")).content.decode()
+    html = client.get(reverse("portal:home"), follow=True).content.decode()
     assert (f'href="{PAGE}"' in html) is shown
+
+
+def test_the_page_follows_the_consoles_of_the_tenants_it_shows(client, admin_a, admin_b, tenant_a, tenant_b):
+    admin_a.memberships.create(tenant=tenant_b, role="admin")
+    client.force_login(admin_a)
+    html = client.get(reverse("console:sessions")).content.decode()
+    assert 'data-live-stream="/ws/tenants/tenant-a/events/"' in html
+    assert 'data-live-stream="/ws/tenants/tenant-b/events/"' in html
+    assert 'data-live-on="console."' in html
+    html = client.get(reverse("console:sessions"), {"tenant": "tenant-b"}).content.decode()
+    assert "/ws/tenants/tenant-a/" not in html and "/ws/tenants/tenant-b/events/" in html

@@ -17,9 +17,15 @@ import shutil
 import threading
 import time
 import types
+from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.utils import timezone
+
+from metrics.models import HourlyRollup
+from metrics.selectors import hour_start
+from servers.models import ProxmoxServer
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -135,3 +141,21 @@ def browser(chromium_executable, transactional_db, shared_sqlite_connection, dap
         finally:
             chromium.close()
     daphne_server.settle()
+
+
+@pytest.fixture
+def day_of_checks(sim_server):
+    """A day of hourly health figures for the simulated server, with a bad hour, so its chart has data."""
+    now = hour_start(timezone.now())
+    for back in range(24):
+        bad = back == 5
+        HourlyRollup.objects.create(
+            server=sim_server,
+            hour=now - timedelta(hours=back),
+            checks=60,
+            successes=30 if bad else 60,
+            sum_ms=60 * (40 + back),
+            avg_ms=400 if bad else 40 + back,
+            p95_ms=900 if bad else 60 + back,
+        )
+    ProxmoxServer.objects.filter(pk=sim_server.pk).update(connection_status="online", success_rate=97.9)

@@ -85,6 +85,11 @@ def test_a_manager_works_in_the_console_until_an_admin_ends_it(
     page = log_in(browser, daphne_server, manager_a)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=daphne_server.url)
     token_requests = record_token_requests(page)
+    # The tenant admin watches the console sessions page: the console shows up there as it opens.
+    admin = log_in(browser, daphne_server, admin_a)
+    admin.click("nav >> text=Console sessions")
+    expect(admin.locator("[data-live-state]")).to_have_attribute("data-state", "live")
+    admin.evaluate("window.notReloaded = true")
     page.goto(console_url(daphne_server, sim_server))
     status = page.locator("#console-status")
 
@@ -116,12 +121,11 @@ def test_a_manager_works_in_the_console_until_an_admin_ends_it(
     if screenshot := os.environ.get("CONSOLE_SCREENSHOT"):
         page.screenshot(path=screenshot)
 
-    # The tenant admin ends it from the portal's console sessions page.
-    admin = log_in(browser, daphne_server, admin_a)
-    admin.click("nav >> text=Console sessions")
+    # The tenant admin ends it from the portal's console sessions page, where it appeared without a reload.
     open_row = admin.locator("table.list").first.locator("tbody tr")
     expect(open_row).to_have_count(1)
     expect(open_row).to_contain_text("manager-a")
+    assert admin.evaluate("window.notReloaded") is True
     expect(open_row).to_contain_text("web-01 (100)")
     open_row.locator("button", has_text="End").click()
     expect(admin.locator("main .message.success")).to_contain_text("Ended manager-a's console of web-01.")

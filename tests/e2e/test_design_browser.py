@@ -64,7 +64,7 @@ def test_the_theme_choice_survives_a_reload(admin_a, daphne_server, browser):
     assert page.evaluate(BODY_BACKGROUND) == light
 
 
-def test_the_home_and_server_pages_fit_a_phone(sim_server, manager_a, daphne_server, browser):
+def test_the_home_and_server_pages_fit_a_phone(sim_server, day_of_checks, manager_a, daphne_server, browser):
     page = open_as(browser, daphne_server, manager_a, viewport=PHONE)
     for url in (reverse("portal:home"), reverse("vms:server", args=[sim_server.pk])):
         page.goto(f"{daphne_server.url}{url}")
@@ -127,15 +127,22 @@ def console_sessions(sim_server, manager_a):
 
 
 def test_screenshots_of_the_main_pages(
-    sim_server, server_b, console_sessions, admin_a, manager_a, platform_admin, daphne_server, browser
+    sim_server, server_b, console_sessions, day_of_checks, admin_a, manager_a, platform_admin, daphne_server, browser
 ):
     """Each page in light and dark (the system's choice: nothing stored), on a desktop and a phone."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     server_page = reverse("vms:server", args=[sim_server.pk])
     pages_by_user = [
         (None, [("login", reverse("login"))]),
-        (platform_admin, [("home", reverse("portal:home")), ("design", reverse("design"))]),
-        (manager_a, [("server", server_page), ("console", reverse("console:page", args=[sim_server.pk, 100]))]),
+        (platform_admin, [("platform", reverse("portal:operators")), ("design", reverse("design"))]),
+        (
+            manager_a,
+            [
+                ("dashboard", reverse("portal:home")),
+                ("server", server_page),
+                ("console", reverse("console:page", args=[sim_server.pk, 100])),
+            ],
+        ),
         (admin_a, [("sessions", reverse("console:sessions")), ("404", "/no-such-page/")]),
     ]
     for user, pages in pages_by_user:
@@ -144,6 +151,8 @@ def test_screenshots_of_the_main_pages(
             page.goto(f"{daphne_server.url}{url}")
             if name == "console":
                 expect(page.locator("#console-status")).to_have_attribute("data-state", "connected", timeout=10_000)
+            if name in ("dashboard", "sessions"):
+                expect(page.locator("[data-live-state]").first).to_have_attribute("data-state", "live")
             save_screenshots(page, name)
         page.context.close()
 

@@ -27,9 +27,13 @@ def row(page, server, vmid):
 
 
 def test_a_manager_starts_a_stopped_guest_and_watches_it_run_without_a_reload(
-    sim_server, manager_a, pve, daphne_server, browser
+    sim_server, manager_a, viewer_a, pve, daphne_server, browser
 ):
     pve.task_delay = 2
+    # Another member has the page open: the guest's new state reaches it through the live events.
+    watcher = guests_page(browser, daphne_server, viewer_a)
+    expect(watcher.locator("[data-live-state]")).to_have_attribute("data-state", "live")
+    watcher.evaluate(NOT_RELOADED)
     page = guests_page(browser, daphne_server, manager_a)
     page.evaluate(NOT_RELOADED)
     db = row(page, sim_server, 102)
@@ -45,6 +49,8 @@ def test_a_manager_starts_a_stopped_guest_and_watches_it_run_without_a_reload(
     expect(db.get_by_role("link", name="Console")).to_be_visible()
     assert page.evaluate("window.notReloaded") is True
     assert pve.guest(102).running
+    expect(row(watcher, sim_server, 102).locator(".status")).to_have_text("running")
+    assert watcher.evaluate("window.notReloaded") is True
 
 
 def test_stop_asks_first_and_a_failed_task_shows_proxmoxs_reason(sim_server, manager_a, pve, daphne_server, browser):

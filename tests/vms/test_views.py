@@ -186,3 +186,12 @@ def test_a_server_that_stops_answering_during_a_task_says_so_in_place_of_the_row
     html = response.content.decode()
     assert response.status_code == 502 and f'id="guest-{sim_server.pk}-102"' in html
     assert "no quorum" in html and "every 1s" not in html
+
+
+def test_the_guests_page_follows_its_tenants_events_and_refetches_without_asking_proxmox_anew(
+    client, sim_server, manager_a
+):
+    html = guests_page(client, manager_a, fresh=1, type="qemu")
+    assert 'data-live-stream="/ws/tenants/tenant-a/events/"' in html
+    assert 'hx-get="/guests/?type=qemu" hx-select="#guest-list"' in html  # the live refetch drops fresh=1
+    assert 'data-live-hold=".guest-busy"' in html
