@@ -355,12 +355,18 @@ def _write_server(outcome: _Outcome, now: datetime, learned: int | None, day: di
 
 
 def metrics_prune() -> int:
-    """Forget metrics older than METRICS_RETENTION_DAYS, PRUNE_BATCH rows a statement (short locks, small undo);
-    returns how many."""
-    cutoff = timezone.now() - timedelta(days=settings.METRICS_RETENTION_DAYS)
+    """Forget metrics older than METRICS_RETENTION_DAYS and hourly rollups older than METRICS_ROLLUP_RETENTION_DAYS,
+    PRUNE_BATCH rows a statement (short locks, small undo); returns how many rows went."""
+    now = timezone.now()
+    metrics = ConnectionMetric.objects.filter(timestamp__lt=now - timedelta(days=settings.METRICS_RETENTION_DAYS))
+    rollups = HourlyRollup.objects.filter(hour__lt=now - timedelta(days=settings.METRICS_ROLLUP_RETENTION_DAYS))
+    return _delete_in_batches(metrics) + _delete_in_batches(rollups)
+
+
+def _delete_in_batches(queryset) -> int:
     deleted = 0
     while True:
-        batch = list(ConnectionMetric.objects.filter(timestamp__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
+        batch = list(queryset.order_by().values_list("pk", flat=True)[:PRUNE_BATCH])
         if not batch:
             return deleted
-        deleted += ConnectionMetric.objects.filter(pk__in=batch).delete()[0]
+        deleted += queryset.model.objects.filter(pk__in=batch).delete()[0]

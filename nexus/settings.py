@@ -210,6 +210,7 @@ HEALTH_TIMEOUT_CEILING = env.float("HEALTH_TIMEOUT_CEILING", default=30.0)
 # Embedded mode (no Redis: `make demo`, `runserver`): a thread of the web process runs the sweep on the interval.
 HEALTH_EMBEDDED_SCHEDULER = env.bool("HEALTH_EMBEDDED_SCHEDULER", default=not REDIS_URL)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=30)
+METRICS_ROLLUP_RETENTION_DAYS = env.int("METRICS_ROLLUP_RETENTION_DAYS", default=400)
 # Calls made for users are recorded in batches: every METRICS_FLUSH_SECONDS or METRICS_FLUSH_ROWS, whichever first.
 METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
 METRICS_FLUSH_ROWS = env.int("METRICS_FLUSH_ROWS", default=200)

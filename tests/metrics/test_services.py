@@ -228,6 +228,7 @@ def test_old_metrics_are_pruned_in_batches(sim_server, settings, monkeypatch):
     ConnectionMetric.objects.bulk_create(
         ConnectionMetric(server=sim_server, timestamp=old, kind="health_check", success=True) for _ in range(5)
     )
+    HourlyRollup.objects.create(server=sim_server, hour=hour_start(old - timedelta(days=400)), checks=1)
     servers_health_check(servers=[sim_server])
-    assert metrics_prune() == 5
-    assert ConnectionMetric.objects.count() == 1
+    assert metrics_prune() == 6
+    assert ConnectionMetric.objects.count() == 1 and HourlyRollup.objects.count() == 1
