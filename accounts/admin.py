@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from nexus.forms import ADMIN_FOREIGN_KEYS
+from nexus.forms import ADMIN_FOREIGN_KEYS, SecretField, WriteOnlySecretFormMixin
 
 from .models import ApiToken, GroupMapping, OidcIdentity, OidcProvider, PlatformSecurity
 
@@ -30,31 +30,15 @@ class PlatformSecurityAdmin(admin.ModelAdmin):
         return False
 
 
-class OidcProviderAdminForm(forms.ModelForm):
+class OidcProviderAdminForm(WriteOnlySecretFormMixin, forms.ModelForm):
     issuer = forms.URLField(assume_scheme="https", help_text=OidcProvider._meta.get_field("issuer").help_text)
-    # Write-only, as a Proxmox server's token secret: stored encrypted and never rendered back.
-    client_secret = forms.CharField(
-        label="Client secret",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted and never shown again. Leave empty to keep the current secret.",
-    )
+    client_secret = SecretField(label="Client secret")
+    secret_field = "client_secret"
+    secret_missing = "A new provider needs its client secret."
 
     class Meta:
         model = OidcProvider
         fields = "__all__"
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("client_secret"):
-            self.add_error("client_secret", "A new provider needs its client secret.")
-        return cleaned
-
-    def save(self, commit=True):
-        if self.cleaned_data.get("client_secret"):
-            self.instance.client_secret = self.cleaned_data["client_secret"]
-        return super().save(commit)
 
 
 class GroupMappingInline(admin.TabularInline):

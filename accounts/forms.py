@@ -25,11 +25,15 @@ class ApiTokenForm(forms.Form):
 
 
 class ResetForm(PasswordResetForm):
-    """Django's, but invited people who never set a password get a link too (the same as their invitation)."""
+    """Django's, but invited people who never set a password get a link too (the same as their invitation), and
+    the accounts of a domain that logs in through an identity provider get none (platform admins excepted, as at
+    the login: they repair a broken provider)."""
 
     def get_users(self, email):
         email_field = get_user_model().get_email_field_name()
         users = get_user_model()._default_manager.filter(**{f"{email_field}__iexact": email, "is_active": True})
+        if sso_provider_for_domain(email) is not None:
+            users = users.filter(is_superuser=True)
         return (user for user in users if user.email.lower() == email.lower())
 
 

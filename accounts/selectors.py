@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 
 from tenants import access
-from tenants.models import Membership
+from tenants.models import Tenant
 
 from .models import ApiToken, GroupMapping, OidcProvider, PlatformSecurity, RecoveryCodes
 
@@ -56,11 +56,16 @@ def has_authenticator(user) -> bool:
 
 
 def two_factor_required(user) -> bool:
-    """Whether the platform's policy or one of the user's tenants requires a second factor of this user."""
+    """Whether the platform's policy, or a tenant the user works in, requires a second factor of this user: as a
+    member, or holding a grant on one of its servers or guests (a customer's console is a way in as much)."""
     policy = PlatformSecurity.current()
     if policy.require_two_factor_for_everyone or (policy.require_two_factor_for_platform_admins and user.is_superuser):
         return True
-    return Membership.objects.filter(user=user, tenant__is_active=True, tenant__require_two_factor=True).exists()
+    requiring = Tenant.objects.filter(require_two_factor=True)
+    if access.is_platform_admin(user):
+        # Every tenant is within a platform admin's reach: a tenant's own policy binds them where they are members.
+        return requiring.filter(is_active=True, memberships__user=user).exists()
+    return access.reachable(requiring, user).exists()
 
 
 def session_passed_two_factor(request) -> bool:

@@ -41,6 +41,7 @@ from .selectors import (
     totp_devices_of,
     two_factor_required,
 )
+from .signals import password_changed
 
 
 def api_token_create(*, user, name: str, expires_at: datetime | None, client_ip: str | None) -> tuple[ApiToken, str]:
@@ -71,6 +72,15 @@ def api_token_revoke(*, token: ApiToken, actor, client_ip: str | None) -> None:
         details={"token": token.pk, "prefix": token.token_key[:8], "owner": token.user.get_username()},
     )
     token.delete()
+
+
+def password_change_done(*, user, client_ip: str | None, kept_session_key=None, new_session_key=None) -> None:
+    """A password was changed in a login, which stays (its session key was `kept_session_key`, Django gave it
+    `new_session_key`), or reset by a mailed link (no login stays). Django's session hash already ends every other
+    login at its next request; the consoles they opened end at once (console.receivers)."""
+    audit_record(action="password changed" if kept_session_key else "password reset", actor=user, ip_address=client_ip)
+    keys = {"kept_session_key": kept_session_key, "new_session_key": new_session_key}
+    transaction.on_commit(lambda: password_changed.send(sender=type(user), user=user, **keys))
 
 
 def user_delete(*, user, actor, client_ip: str | None) -> None:

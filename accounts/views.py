@@ -50,6 +50,7 @@ from .selectors import (
     passkeys_of,
     recovery_codes_of,
     session_passed_two_factor,
+    sso_provider_for_domain,
     totp_devices_of,
     two_factor_required,
     users_for_operator,
@@ -67,6 +68,7 @@ from .services import (
     login_begin,
     login_pending,
     login_second_step,
+    password_change_done,
     recovery_codes_generate,
     sso_memberships_sync,
     sso_user,
@@ -133,8 +135,15 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
-        response = super().form_valid(form)  # keeps this login; every other session of the account ends
-        messages.success(self.request, "Your password was changed.")
+        kept = self.request.session.session_key
+        response = super().form_valid(form)  # keeps this login (with a new key); every other login ends
+        password_change_done(
+            user=form.user,
+            client_ip=client_ip(self.request),
+            kept_session_key=kept,
+            new_session_key=self.request.session.session_key,
+        )
+        messages.success(self.request, "Your password was changed. Your other logins and their consoles ended.")
         return response
 
 
@@ -155,7 +164,16 @@ class PasswordResetView(auth_views.PasswordResetView):
         if over:
             form.add_error(None, "Too many reset requests. Try again later.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().form_valid(form)
+        response = super().form_valid(form)  # mails nobody of a domain that logs in with a provider but its admins
+        provider = sso_provider_for_domain(email)
+        if provider is None:
+            return response
+        form.add_error(
+            "email",
+            f"Accounts of {email.rpartition('@')[2]} log in with {provider.name} and have no password here, so no "
+            f"reset link was sent: use “Log in with {provider.name}” on the login page. (Platform admins get one.)",
+        )
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
 @method_decorator(require_http_methods(["GET", "HEAD", "POST"]), name="dispatch")
@@ -164,6 +182,11 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
 
     template_name = "accounts/password_set.html"
     success_url = reverse_lazy("accounts:password-reset-done")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        password_change_done(user=form.user, client_ip=client_ip(self.request))
+        return response
 
 
 @login_required

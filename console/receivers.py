@@ -8,7 +8,7 @@ the portal, the API or the Django admin counts alike:
   guest's grant (vms.GuestGrant) changed or taken back;
 - a user deactivated; a tenant deactivated or its consoles turned off; a server deactivated;
 - a user, tenant or server deleted (their session records go with them: the consumers are told before);
-- a logout: the consoles opened from that login session.
+- a logout: the consoles opened from that login session; a password changed or reset: those of every other login.
 """
 
 from django.contrib.auth import get_user_model
@@ -17,12 +17,18 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from guardian.models import UserObjectPermission
 
+from accounts.signals import password_changed
 from servers.models import ProxmoxServer
 from tenants.models import Membership, Tenant
 from vms.models import GuestGrant
 
 from .models import ConsoleSession
-from .services import console_sessions_end_login, console_sessions_end_now, console_sessions_withdraw
+from .services import (
+    console_sessions_end_login,
+    console_sessions_end_now,
+    console_sessions_end_other_logins,
+    console_sessions_withdraw,
+)
 
 
 def _recheck(**lookup) -> None:
@@ -63,6 +69,10 @@ def _logged_out(sender, request, user, **kwargs) -> None:
         transaction.on_commit(lambda: console_sessions_end_login(user=user, session_key=key))
 
 
+def _password_changed(sender, user, kept_session_key, new_session_key, **kwargs) -> None:
+    console_sessions_end_other_logins(user=user, kept_session_key=kept_session_key, new_session_key=new_session_key)
+
+
 def connect() -> None:
     User = get_user_model()
     post_save.connect(_recheck_user, sender=Membership, dispatch_uid="console-membership-saved")
@@ -81,3 +91,4 @@ def connect() -> None:
         _end_before_delete("server_id"), sender=ProxmoxServer, dispatch_uid="console-server-deleted", weak=False
     )
     user_logged_out.connect(_logged_out, dispatch_uid="console-logged-out")
+    password_changed.connect(_password_changed, dispatch_uid="console-password-changed")

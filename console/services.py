@@ -209,6 +209,20 @@ def console_sessions_end_login(*, user, session_key: str | None) -> int:
     return sum(_withdraw(session, "logged out") for session in sessions.select_related("user", "server", "tenant"))
 
 
+def console_sessions_end_other_logins(*, user, kept_session_key: str | None, new_session_key: str | None) -> int:
+    """The user's password changed, which ended every login but the one that changed it (its key was
+    `kept_session_key`, now `new_session_key`; None after a reset): end the consoles of the others, and let those
+    of the kept login end when it logs out. Returns how many ended."""
+    sessions = ConsoleSession.objects.open().filter(user=user)
+    if kept_session_key:
+        kept = list(sessions.filter(login_hash=login_hash(kept_session_key)).values_list("pk", flat=True))
+        ConsoleSession.objects.filter(pk__in=kept).update(login_hash=login_hash(new_session_key))
+        sessions = sessions.exclude(pk__in=kept)
+    return sum(
+        _withdraw(session, "password changed") for session in sessions.select_related("user", "server", "tenant")
+    )
+
+
 def console_sessions_end_now(*, sessions) -> None:
     """Tell the consumers of open `sessions` to close at once: their records are about to be deleted with
     their user, server or tenant, so nothing is re-checked or recorded."""

@@ -1,14 +1,11 @@
-"""Reads of the portal home: a tenant's dashboard for one user, and the platform admins' overview of all tenants.
-Everything through the choke point (tenants.access, and the apps' selectors that ask it)."""
+"""Reads of the portal home: a tenant's dashboard for one user, through the choke point (tenants.access, and the
+apps' selectors that ask it)."""
 
 import json
 from dataclasses import dataclass
 
-from django.db.models import Count
-
-from console.models import ConsoleSession
 from metrics.selectors import HourBucket, server_hourly_buckets, tenant_stats
-from servers.models import ConnectionStatus, ProxmoxServer
+from servers.models import ProxmoxServer
 from tenants import access, roles
 from tenants.models import Tenant
 from vms.selectors import servers_with_guests_for_user
@@ -78,46 +75,3 @@ def tenant_dashboard(*, tenant: Tenant, user) -> Dashboard:
         may_add_servers=access.can(user, roles.ADD_SERVER, tenant),
         manages_consoles=access.can(user, roles.MANAGE_CONSOLES, tenant),
     )
-
-
-@dataclass(frozen=True)
-class TenantOverview:
-    tenant: Tenant
-    servers: dict[str, int]  # active servers by connection status
-    inactive_servers: int
-    members: int
-    consoles_open: int
-
-    @property
-    def server_count(self) -> int:
-        return sum(self.servers.values()) + self.inactive_servers
-
-
-def tenants_overview(*, user) -> list[TenantOverview]:
-    """Every tenant the user may see, by name, with its servers by status, members and open consoles: four queries
-    however many tenants."""
-    tenants = list(Tenant.objects.restrict(user, roles.VIEW_TENANT).annotate(members=Count("memberships")))
-    ids = [tenant.pk for tenant in tenants]
-    by_status: dict[int, dict[str, int]] = {pk: dict.fromkeys(ConnectionStatus.values, 0) for pk in ids}
-    inactive: dict[int, int] = dict.fromkeys(ids, 0)
-    rows = (
-        ProxmoxServer.objects.filter(tenant_id__in=ids)
-        .values("tenant_id", "connection_status", "is_active")
-        .annotate(count=Count("pk"))
-    )
-    for row in rows:
-        if row["is_active"]:
-            by_status[row["tenant_id"]][row["connection_status"]] += row["count"]
-        else:
-            inactive[row["tenant_id"]] += row["count"]
-    consoles = dict(
-        ConsoleSession.objects.open()
-        .filter(tenant_id__in=ids)
-        .values("tenant_id")
-        .annotate(count=Count("pk"))
-        .values_list("tenant_id", "count")
-    )
-    return [
-        TenantOverview(tenant, by_status[tenant.pk], inactive[tenant.pk], tenant.members, consoles.get(tenant.pk, 0))
-        for tenant in sorted(tenants, key=lambda tenant: tenant.name.lower())
-    ]

@@ -23,6 +23,7 @@ urlpatterns = [
                 [
                     path("", views.home, name="home"),
                     path("dashboard/<slug:slug>/<slug:part>/", views.dashboard_part, name="dashboard-part"),
+                    path("operators/", views.operators_overview, name="operators"),
                 ],
                 "portal",
             )

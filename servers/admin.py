@@ -4,7 +4,7 @@ from django.db import transaction
 from guardian.admin import GuardedModelAdmin
 
 from nexus.errors import ApplicationError
-from nexus.forms import ADMIN_FOREIGN_KEYS
+from nexus.forms import ADMIN_FOREIGN_KEYS, WriteOnlySecretFormMixin
 
 from . import proxmox
 from .forms import TokenSecretField
@@ -12,23 +12,14 @@ from .models import ProxmoxServer
 from .services import CONNECTION_FIELDS, server_connection_announce, server_presented_certificate, server_token_report
 
 
-class ProxmoxServerAdminForm(forms.ModelForm):
+class ProxmoxServerAdminForm(WriteOnlySecretFormMixin, forms.ModelForm):
     token_secret = TokenSecretField()
+    secret_field = "token_secret"
+    secret_missing = "A new server needs its API token secret."
 
     class Meta:
         model = ProxmoxServer
         fields = "__all__"
-
-    def clean(self):
-        cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("token_secret"):
-            self.add_error("token_secret", "A new server needs its API token secret.")
-        return cleaned
-
-    def save(self, commit=True):
-        if self.cleaned_data.get("token_secret"):
-            self.instance.token_secret = self.cleaned_data["token_secret"]
-        return super().save(commit)
 
 
 @admin.register(ProxmoxServer)

@@ -17,7 +17,7 @@ class ServersConfig(AppConfig):
         auditlog.register(ProxmoxServer, exclude_fields=["token_secret_encrypted"])
         # One server can be granted to a user (tenants.grants): its view, its consoles, its power actions.
         grants.register(
-            grants.GrantKind(
+            grants.ObjectGrantKind(
                 "server",
                 ProxmoxServer,
                 {"view": roles.VIEW_SERVER, "console": roles.OPEN_CONSOLE, "power": roles.POWER_GUESTS},

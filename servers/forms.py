@@ -2,22 +2,17 @@
 
 from django import forms
 
+from nexus.forms import SecretField
+
 from .models import ProxmoxServer
 from .services import EDITABLE_FIELDS
 from .validators import validate_token_secret
 
 
-class TokenSecretField(forms.CharField):
-    """Write-only: the stored secret is never rendered back into the page; left empty, it stays."""
-
+class TokenSecretField(SecretField):
     def __init__(self, **kwargs):
         kwargs.setdefault("label", "API token secret")
-        kwargs.setdefault("required", False)
-        kwargs.setdefault(
-            "help_text", "Stored encrypted and never shown again. Leave it empty to keep the current one."
-        )
-        widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
-        super().__init__(strip=True, validators=[validate_token_secret], widget=widget, **kwargs)
+        super().__init__(validators=[validate_token_secret], **kwargs)
 
 
 class ServerForm(forms.ModelForm):

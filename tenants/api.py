@@ -220,13 +220,15 @@ class MemberDetailView(APIView):
 
 
 class GrantSerializer(serializers.Serializer):
-    id = serializers.IntegerField(read_only=True)
+    id = serializers.CharField(read_only=True, help_text='"server-17", "guest-4-console": unique across kinds.')
     user = serializers.CharField(max_length=254, help_text="A user name or e-mail address (member or not).")
     username = serializers.CharField(source="user.username", read_only=True)
-    kind = serializers.CharField(default="server")
-    object_id = serializers.CharField(source="target.pk")
+    kind = serializers.CharField(default="server", help_text="server (a whole server) or guest (one guest of one).")
+    object_id = serializers.CharField(
+        max_length=64, help_text="A server's id; a guest's server id and VM id: \"12/100\"."
+    )
     object_name = serializers.CharField(source="target", read_only=True)
-    permission = serializers.CharField(help_text="For a server: view, console or power.")
+    permission = serializers.CharField(help_text="view, console or power.")
 
     def to_representation(self, grant):
         data = super().to_representation(grant)
@@ -235,8 +237,8 @@ class GrantSerializer(serializers.Serializer):
 
 
 class GrantListView(APIView):
-    """Single-object grants on the tenant's servers, to members or outside accounts (e.g. a customer's console
-    of their own server): admins and managers read them, admins give them."""
+    """Grants of single servers and single guests of the tenant, to members or outside accounts (e.g. a customer's
+    console of their own guest): admins and managers read them, admins give them."""
 
     serializer_class = GrantSerializer
 
@@ -254,7 +256,7 @@ class GrantListView(APIView):
             tenant=tenant,
             identifier=data["user"],
             kind=data["kind"],
-            object_id=data["target"]["pk"],
+            object_id=data["object_id"],
             permission=data["permission"],
             actor=request.user,
             client_ip=client_ip(request),

@@ -19,18 +19,43 @@ class MemberRoleForm(forms.Form):
 
 
 class GrantForm(forms.Form):
+    """A grant of a whole object (a server), or, with a part named (a guest's VM id), of that part of it."""
+
     user = forms.CharField(label="User name or e-mail address", max_length=254, help_text="A member or anyone else.")
     target = forms.ChoiceField(label="On")
+    part = forms.IntegerField(required=False, min_value=0)
     permission = forms.ChoiceField(label="May")
 
     def __init__(self, *args, tenant, **kwargs):
         super().__init__(*args, **kwargs)
         kinds = grants.kinds()
+        self.parts = {kind.part_of: kind for kind in kinds if kind.part_of}
         self.fields["target"].choices = [
-            (f"{kind.name}:{obj.pk}", f"{kind.name} {obj}") for kind in kinds for obj in kind.objects(tenant)
+            (f"{kind.name}:{obj.pk}", f"{kind.name} {obj}")
+            for kind in kinds
+            if not kind.part_of
+            for obj in kind.objects(tenant)
         ]
+        part = self.fields["part"]
+        part.label = " or ".join(kind.part_label for kind in self.parts.values())
+        part.help_text = " ".join(kind.part_help for kind in self.parts.values())
         names = dict.fromkeys(name for kind in kinds for name in kind.permissions)
         self.fields["permission"].choices = [(name, name) for name in names]
+
+    def clean(self):
+        cleaned = super().clean()
+        target, part = cleaned.get("target"), cleaned.get("part")
+        if target and part is not None:
+            kind, object_id = target.split(":", 1)
+            if kind not in self.parts:
+                raise forms.ValidationError(f"A {kind} is granted whole.")
+            cleaned["target"] = f"{self.parts[kind].name}:{object_id}/{part}"
+        return cleaned
+
+    def grant(self) -> tuple[str, str]:
+        """The kind and object id of what is granted: ("server", "12"), ("guest", "12/100")."""
+        kind, object_id = self.cleaned_data["target"].split(":", 1)
+        return kind, object_id
 
 
 class TenantSettingsForm(forms.ModelForm):
@@ -60,7 +85,8 @@ class TenantSettingsForm(forms.ModelForm):
             "max_servers",
             "require_two_factor",
         ]
-        labels = {"require_two_factor": "Require two-factor authentication for members"}
+        labels = {"require_two_factor": "Require two-factor authentication"}
+        help_texts = {"require_two_factor": "Of members, and of whoever holds one of its servers or guests alone."}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, platform_admin: bool, **kwargs):

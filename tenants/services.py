@@ -8,7 +8,6 @@ import re
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
@@ -17,8 +16,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
-from guardian.models import UserObjectPermission
-from guardian.shortcuts import assign_perm, remove_perm
 
 from audit.services import audit_record
 from nexus.errors import ApplicationError
@@ -197,38 +194,30 @@ def member_remove(*, membership: Membership, actor) -> None:
 
 
 def grant_give(*, tenant: Tenant, identifier: str, kind: str, object_id, permission: str, actor, client_ip=None):
-    """Grant one permission on one object of the tenant (a server) to a member or an outside account."""
+    """Grant one permission on one object of the tenant (a server), or on one part of one (a guest), to a member
+    or an outside account."""
     user = _find_user(identifier)
     if user is None:
         raise ApplicationError(f"No account is named {identifier!r}.", status=400, code="no_such_user")
-    target, perm = grants.resolve(tenant, kind, object_id, permission)
-    assign_perm(perm, user, target)
-    audit_record(
-        action="grant given",
-        actor=actor,
-        tenant=tenant,
-        target=f"{kind} {target}",
-        ip_address=client_ip,
-        details={"user": user.get_username(), "permission": permission},
-    )
+    grant = grants.kind(kind).give(tenant, user, object_id, permission, actor)
+    _audit_grant("grant given", grant, actor=actor, client_ip=client_ip)
     tenant_event_publish(tenant_id=tenant.pk, kind=MEMBERS_CHANGED, data={"granted": user.pk})
-    row = UserObjectPermission.objects.get(
-        user=user,
-        permission__codename=perm.split(".")[1],
-        object_pk=str(target.pk),
-        content_type=ContentType.objects.get_for_model(target),
-    )
-    return grants.grant_of(tenant, row.pk)
+    return grant
 
 
 def grant_revoke(*, grant: "grants.Grant", actor, client_ip=None) -> None:
-    remove_perm(grant.perm, grant.user, grant.target)
+    """Take a grant back; the consoles it gave end (console.receivers hears the change)."""
+    grants.kind(grant.kind).take_back(grant)
+    _audit_grant("grant revoked", grant, actor=actor, client_ip=client_ip)
+    tenant_event_publish(tenant_id=grant.tenant.pk, kind=MEMBERS_CHANGED, data={"revoked": grant.user.pk})
+
+
+def _audit_grant(action: str, grant: "grants.Grant", *, actor, client_ip) -> None:
     audit_record(
-        action="grant revoked",
+        action=action,
         actor=actor,
         tenant=grant.tenant,
         target=f"{grant.kind} {grant.target}",
         ip_address=client_ip,
         details={"user": grant.user.get_username(), "permission": grant.permission},
     )
-    tenant_event_publish(tenant_id=grant.tenant.pk, kind=MEMBERS_CHANGED, data={"revoked": grant.user.pk})

@@ -1,5 +1,6 @@
 """The audit log as tenant admins and operators read it: the project's audit events (logins, consoles, power,
-refusals, grants, tokens) and django-auditlog's model changes (tenants, memberships, servers) in one timeline.
+refusals, grants, tokens) and django-auditlog's model changes (tenants, memberships, servers, guest grants, group
+mappings) in one timeline.
 
 Reads go through the choke point: a tenant admin reads their tenants' entries, a platform admin every entry
 (including those of no tenant, such as logins). The two tables are read newest first and merged as they stream, so
@@ -12,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from auditlog.models import LogEntry
+from auditlog.registry import auditlog
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
 
 from audit.models import AuditEvent
 
 from . import access, roles
-from .models import Membership, Tenant
+from .models import Tenant
 
 CHUNK = 2000
 # django-auditlog's actions, as the timeline words them.
@@ -56,10 +58,10 @@ def audit_tenants(user) -> QuerySet:
 
 
 def _logged_models() -> list:
-    from django.apps import apps
-
-    # The models a tenant's changes are logged for; each keeps {"tenant": id} with its changes.
-    return [Tenant, Membership, apps.get_model("servers", "ProxmoxServer")]
+    """Every model whose changes django-auditlog records (tenants, memberships, servers, guest grants, group
+    mappings, and the platform's own settings); those of a tenant keep {"tenant": id} with each change
+    (get_additional_data), which is how a tenant admin's timeline finds them."""
+    return auditlog.get_models()
 
 
 def _events(user, filters: Filters) -> QuerySet:

@@ -10,7 +10,7 @@ urlpatterns = [
     path("tenants/<slug:slug>/members/<int:member_id>/role/", views.member_role, name="member-role"),
     path("tenants/<slug:slug>/members/<int:member_id>/remove/", views.member_remove, name="member-remove"),
     path("tenants/<slug:slug>/grants/add/", views.grant_add, name="grant-add"),
-    path("tenants/<slug:slug>/grants/<int:grant_id>/revoke/", views.grant_revoke, name="grant-revoke"),
+    path("tenants/<slug:slug>/grants/<slug:grant_id>/revoke/", views.grant_revoke, name="grant-revoke"),
     path("tenants/<slug:slug>/settings/", views.settings_page, name="settings"),
     path("audit/", views.audit_page, name="audit"),
 ]
@@ -23,7 +23,7 @@ api_urlpatterns = [
     path("tenants/<slug:slug>/members/", api.MemberListView.as_view(), name="member-list"),
     path("tenants/<slug:slug>/members/<int:member_id>/", api.MemberDetailView.as_view(), name="member-detail"),
     path("tenants/<slug:slug>/grants/", api.GrantListView.as_view(), name="grant-list"),
-    path("tenants/<slug:slug>/grants/<int:grant_id>/", api.GrantDetailView.as_view(), name="grant-detail"),
+    path("tenants/<slug:slug>/grants/<slug:grant_id>/", api.GrantDetailView.as_view(), name="grant-detail"),
     path("audit/", api.AuditLogView.as_view(), name="audit-list"),
     path("audit/export.csv", api.AuditExportView.as_view(), name="audit-export"),
 ]

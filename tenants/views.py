@@ -134,7 +134,7 @@ def grant_add(request, slug):
     if not form.is_valid():
         _form_errors(request, form)
     else:
-        kind, object_id = form.cleaned_data["target"].split(":", 1)
+        kind, object_id = form.grant()
         _act(
             request,
             lambda: services.grant_give(

@@ -7,7 +7,7 @@ from .models import GuestGrant
 
 @admin.register(GuestGrant)
 class GuestGrantAdmin(admin.ModelAdmin):
-    """Single guests granted to users (a customer's own VM), until the portal has a page for them. Changes are
+    """Single guests granted to users (a customer's own VM; tenant admins also on the members page). Changes are
     recorded by django-auditlog."""
 
     formfield_overrides = ADMIN_FOREIGN_KEYS

@@ -44,3 +44,7 @@ class GuestGrant(models.Model):
     def __str__(self) -> str:
         given = ", ".join(name for name, on in (("console", self.console), ("power", self.power)) if on)
         return f"{self.user} on {self.server} guest {self.vmid} (view{', ' + given if given else ''})"
+
+    def get_additional_data(self) -> dict:
+        """What django-auditlog keeps with each change, so the tenant's audit log finds it."""
+        return {"tenant": self.server.tenant_id}

@@ -258,6 +258,14 @@ def tenant_guest_counts(*, tenant, user) -> dict:
     return {**counts, "servers_counted": counted, "servers_not_counted": len(servers) - counted, "as_of": oldest}
 
 
+def guest_counts(servers: Iterable[ProxmoxServer]) -> dict[int, int | None]:
+    """How many guests each active server has (cached, else asked of them all at once), by server id; None where
+    the server did not answer. For those who see every guest of these servers (the operators' overview)."""
+    active = [server for server in servers if server.is_active]
+    found = _fetch(active, fresh=False) if active else {}
+    return {server_id: len(result) if isinstance(result, list) else None for server_id, result in found.items()}
+
+
 def server_nodes(*, server: ProxmoxServer) -> set[str]:
     """The names of a server's (cluster's) nodes; kept a minute, they rarely change."""
     key = f"vms:nodes:{server.pk}"

@@ -129,6 +129,36 @@ def test_the_tenants_requirement_does_not_reach_other_tenants_members(client, ad
     assert client.get(reverse("portal:home")).status_code == 200
 
 
+@pytest.mark.parametrize("grant", ["server", "guest"])
+def test_the_tenants_requirement_reaches_who_holds_a_grant_on_its_servers_or_guests(
+    client, outsider, tenant_a, server_a, grant
+):
+    from guardian.shortcuts import assign_perm
+
+    from vms.services import guest_grant_set
+
+    if grant == "server":
+        assign_perm("servers.open_console", outsider, server_a)
+    else:
+        guest_grant_set(user=outsider, server=server_a, vmid=100, console=True)
+    client.force_login(outsider)
+    assert client.get(reverse("portal:home")).status_code == 200
+    tenant_a.require_two_factor = True
+    tenant_a.save()
+    assert client.get(reverse("portal:home"))["Location"] == reverse("accounts:security")
+
+
+def test_a_tenants_requirement_binds_a_platform_admin_only_where_they_are_a_member(client, platform_admin, tenant_a):
+    from tenants.models import Membership
+
+    tenant_a.require_two_factor = True
+    tenant_a.save()
+    client.force_login(platform_admin)
+    assert client.get(reverse("vms:guests")).status_code == 200
+    Membership.objects.create(user=platform_admin, tenant=tenant_a, role="admin")
+    assert client.get(reverse("vms:guests"))["Location"] == reverse("accounts:security")
+
+
 def test_tenant_admins_turn_the_requirement_on_in_the_settings(client, admin_a, tenant_a):
     client.force_login(admin_a)
     response = client.patch(

@@ -37,7 +37,13 @@ def test_revoking_on_the_page(client, viewer_a):
     assert not ApiToken.objects.exists()
 
 
-def test_changing_the_password_keeps_this_login(client, viewer_a):
+def test_changing_the_password_keeps_this_login_and_ends_the_others(client, viewer_a):
+    from django.test import Client
+
+    from audit.models import AuditEvent
+
+    phone = Client()
+    phone.force_login(viewer_a)
     client.force_login(viewer_a)
     response = client.post(
         reverse("accounts:password-change"),
@@ -48,6 +54,8 @@ def test_changing_the_password_keeps_this_login(client, viewer_a):
     viewer_a.refresh_from_db()
     assert viewer_a.check_password(NEW_PASSWORD)
     assert client.get(reverse("portal:home")).status_code == 200
+    assert phone.get(reverse("portal:home")).url.startswith(reverse("login"))
+    assert AuditEvent.objects.filter(action="password changed", actor=viewer_a).exists()
 
 
 def test_guessing_the_current_password_is_rate_limited(client, viewer_a):
@@ -59,7 +67,11 @@ def test_guessing_the_current_password_is_rate_limited(client, viewer_a):
     assert client.post(reverse("accounts:password-change"), right).status_code == 429
 
 
-def test_a_reset_link_sets_a_new_password_once(client, viewer_a):
+def test_a_reset_link_sets_a_new_password_once_and_ends_every_login(client, viewer_a):
+    from django.test import Client
+
+    laptop = Client()
+    laptop.force_login(viewer_a)
     response = client.post(reverse("accounts:password-reset"), {"email": "VIEWER-A@example.com"})
     assert response.status_code == 302
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["viewer-a@example.com"]
@@ -71,12 +83,40 @@ def test_a_reset_link_sets_a_new_password_once(client, viewer_a):
     assert viewer_a.check_password(NEW_PASSWORD)
     again = client.get(link, follow=True)
     assert "This link no longer works" in again.content.decode()
+    assert laptop.get(reverse("portal:home")).url.startswith(reverse("login"))
 
 
 def test_a_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, viewer_a):
     response = client.post(reverse("accounts:password-reset"), {"email": "nobody@example.com"})
     assert response.url == reverse("accounts:password-reset-sent")
     assert mail.outbox == []
+
+
+@pytest.fixture
+def sso_only(db):
+    """A provider through which accounts of example.com must log in."""
+    from accounts.models import OidcProvider
+
+    provider = OidcProvider(name="Acme SSO", slug="acme-sso", issuer="http://127.0.0.1:9", client_id="nexus")
+    provider.client_secret = "secret"
+    provider.password_login_disabled_domains = "example.com"
+    provider.save()
+    return provider
+
+
+def test_a_reset_is_refused_with_a_reason_where_the_domain_logs_in_with_a_provider(client, viewer_a, sso_only):
+    response = client.post(reverse("accounts:password-reset"), {"email": "viewer-a@example.com"})
+    assert response.status_code == 400
+    assert "Accounts of example.com log in with Acme SSO" in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_a_platform_admin_of_such_a_domain_still_gets_a_reset_link(client, platform_admin, viewer_a, sso_only):
+    platform_admin.email = "root@example.com"
+    platform_admin.save()
+    response = client.post(reverse("accounts:password-reset"), {"email": "root@example.com"})
+    assert response.status_code == 400
+    assert [message.to for message in mail.outbox] == [["root@example.com"]]
 
 
 def test_reset_requests_are_rate_limited(client, viewer_a):
@@ -95,3 +135,15 @@ def test_operators_delete_users_on_their_page(client, platform_admin):
     response = client.post(reverse("accounts:user-delete", args=[doomed.pk]), follow=True)
     assert "Deleted the account doomed" in response.content.decode()
     assert not type(doomed).objects.filter(pk=doomed.pk).exists()
+
+
+def test_the_login_page_offers_a_button_per_active_provider(client, db):
+    from accounts.models import OidcProvider
+
+    for name, active in (("Acme SSO", True), ("Old SSO", False), ("School SSO", True)):
+        provider = OidcProvider(name=name, slug=name.lower().replace(" ", "-"), issuer="http://127.0.0.1:9")
+        provider.client_id, provider.client_secret, provider.is_active = "nexus", "secret", active
+        provider.save()
+    page = client.get(reverse("login")).content.decode()
+    assert "Log in with Acme SSO" in page and "Log in with School SSO" in page and "Old SSO" not in page
+    assert reverse("accounts:sso-login", args=["acme-sso"]) in page

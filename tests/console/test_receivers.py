@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from console.relay import CloseReason
 from tenants import roles
 from tenants.models import Membership
-from tests.conftest import make_user
+from tests.conftest import PASSWORD, make_user
 from tests.console.sockets import Browser, closed_session, closed_with, open_socket, session_of, ticket_for
 from vms.services import guest_grant_revoke, guest_grant_set
 
@@ -96,6 +96,36 @@ async def test_taking_back_a_guests_grant_ends_that_console(sim_server, take_bac
     await assert_withdrawn(ticket, communicator)
 
 
+async def test_taking_back_a_guests_grant_on_the_members_page_ends_that_console(sim_server, admin_a):
+    from tenants import grants, services
+
+    customer = await sync_to_async(make_user)("customer")
+    await sync_to_async(guest_grant_set)(user=customer, server=sim_server, vmid=100, console=True)
+    ticket, communicator = await open_console(customer, sim_server)
+    [grant] = await sync_to_async(grants.grants_of)(sim_server.tenant)
+    await sync_to_async(services.grant_revoke)(grant=grant, actor=admin_a)
+    await assert_withdrawn(ticket, communicator)
+
+
+async def test_a_group_the_identity_provider_no_longer_names_ends_that_membership_and_its_console(sim_server):
+    from accounts.models import GroupMapping, OidcProvider
+    from accounts.services import sso_memberships_sync
+
+    def provider_with_mapping():
+        provider = OidcProvider(name="Acme SSO", slug="acme-sso", issuer="http://127.0.0.1:9", client_id="nexus")
+        provider.client_secret = "secret"
+        provider.save()
+        GroupMapping.objects.create(provider=provider, group="it", tenant=sim_server.tenant, role=roles.Role.MANAGER)
+        return provider
+
+    provider = await sync_to_async(provider_with_mapping)()
+    frank = await sync_to_async(make_user)("frank")
+    await sync_to_async(sso_memberships_sync)(provider=provider, user=frank, groups=["it"], client_ip=None)
+    ticket, communicator = await open_console(frank, sim_server)
+    await sync_to_async(sso_memberships_sync)(provider=provider, user=frank, groups=["sales"], client_ip=None)
+    await assert_withdrawn(ticket, communicator)
+
+
 async def test_deleting_the_user_ends_their_console(manager_a, sim_server):
     _, communicator = await open_console(manager_a, sim_server)
     await manager_a.adelete()
@@ -135,3 +165,28 @@ async def test_logging_out_ends_the_consoles_of_that_login_only(manager_a, sim_s
     await sync_to_async(laptop.post)(reverse("logout"))
     await assert_withdrawn(ticket, communicator)
     await assert_still_open(phone_ticket, phone)
+
+
+NEW_PASSWORD = "a brand new passphrase 42"
+
+
+async def test_changing_the_password_ends_the_consoles_of_the_other_logins(manager_a, sim_server):
+    laptop, laptop_cookie = await sync_to_async(_logged_in_client)(manager_a)
+    _, phone_cookie = await sync_to_async(_logged_in_client)(manager_a)
+    ticket, communicator = await open_console(manager_a, sim_server, cookie=laptop_cookie)
+    phone_ticket, phone = await open_console(manager_a, sim_server, cookie=phone_cookie)
+    change = {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    assert (await sync_to_async(laptop.post)(reverse("accounts:password-change"), change)).status_code == 302
+    await assert_withdrawn(phone_ticket, phone)
+    assert await communicator.receive_nothing(timeout=0.3)
+    # The login that changed it got a new session key; logging out of it still ends its console.
+    await sync_to_async(laptop.post)(reverse("logout"))
+    await assert_withdrawn(ticket, communicator)
+
+
+async def test_a_password_reset_ends_every_console_of_the_user(manager_a, sim_server):
+    from accounts.services import password_change_done
+
+    ticket, communicator = await open_console(manager_a, sim_server)
+    await sync_to_async(password_change_done)(user=manager_a, client_ip=None)
+    await assert_withdrawn(ticket, communicator)

@@ -134,7 +134,7 @@ def test_screenshots_of_the_main_pages(
     server_page = reverse("vms:server", args=[sim_server.pk])
     pages_by_user = [
         (None, [("login", reverse("login"))]),
-        (platform_admin, [("overview", reverse("portal:home")), ("design", reverse("design"))]),
+        (platform_admin, [("platform", reverse("portal:operators")), ("design", reverse("design"))]),
         (
             manager_a,
             [

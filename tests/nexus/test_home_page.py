@@ -13,9 +13,9 @@ from guardian.shortcuts import assign_perm
 from metrics.models import HourlyRollup
 from metrics.selectors import hour_start
 from tenants import roles
-from tenants.models import Membership, Tenant
+from tenants.models import Membership
 from tenants.roles import Role
-from tests.conftest import make_console_session, make_server
+from tests.conftest import make_server
 from vms.services import guest_grant_set
 
 
@@ -90,38 +90,18 @@ def test_an_inactive_server_is_listed_as_inactive_not_with_a_health_it_no_longer
     assert '<span class="badge warning">inactive</span>' in html and ">Online<" not in html
 
 
-def test_the_platform_admin_sees_every_tenant_once_with_its_figures(
-    client, platform_admin, server_a, server_b, tenant_a, admin_a, viewer_a
-):
-    make_server(tenant_a, "pve-a2", connection_status="offline")
-    Tenant.objects.create(name="Empty Co", slug="empty-co")
-    make_console_session(admin_a, server_a, opened_at=timezone.now())
-    client.force_login(platform_admin)
-    html = main(client.get(reverse("portal:home")))
-    assert "All tenants" in html
-    for name in ("Tenant A", "Tenant B", "Empty Co"):
-        assert html.count(f'<span class="tenant-name">{name}</span>') == 1
-    assert html.index("Empty Co") < html.index("Tenant A") < html.index("Tenant B")
-    row = html.split("Tenant A", 1)[1].split("</tr>", 1)[0]
-    assert '<span class="status offline">1 offline</span>' in row and '<span class="status unknown">1 unknown' in row
-    assert '<td data-label="Members" class="num">2</td>' in row
-    assert '<td data-label="Consoles open" class="num">1</td>' in row
-    # A tenant's dashboard, from there.
-    assert "?tenant=tenant-a" in html
-    assert "pve-a2" in main(client.get(reverse("portal:home"), {"tenant": "tenant-a"}))
-
-
-def test_the_overview_asks_the_database_as_often_for_many_tenants_as_for_one(
-    client, platform_admin, server_a, django_assert_num_queries
+def test_a_platform_admin_starts_on_the_platform_page_and_opens_a_tenants_dashboard_from_there(
+    client, platform_admin, server_a, server_b
 ):
     client.force_login(platform_admin)
-    client.get(reverse("portal:home"))
-    with CaptureQueriesContext(connection) as few:
-        client.get(reverse("portal:home"))
-    for n in range(5):
-        make_server(Tenant.objects.create(name=f"More {n}", slug=f"more-{n}"), f"pve-{n}")
-    with django_assert_num_queries(len(few)):
-        client.get(reverse("portal:home"))
+    assert client.get(reverse("portal:home")).url == reverse("portal:operators")
+    platform = main(client.get(reverse("portal:operators")))
+    assert f'href="{reverse("portal:home")}?tenant=tenant-a"' in platform
+    html = main(client.get(reverse("portal:home"), {"tenant": "tenant-a"}))
+    assert "pve-a" in html and "pve-b" not in html and f'href="{reverse("portal:operators")}">Platform</a>' in html
+    # Once they chose a tenant, the home page is its dashboard.
+    client.post(reverse("tenants:switch"), {"tenant": "tenant-b", "next": "/"})
+    assert "pve-b" in main(client.get(reverse("portal:home")))
 
 
 def test_the_live_parts_are_fetched_again_by_who_reaches_the_tenant_only(client, viewer_a, admin_b, server_a):

@@ -35,7 +35,7 @@ def pages(client, sim_server, admin_a, platform_admin):
     return [
         ("login", None, reverse("login"), 200),
         ("home", admin_a, reverse("portal:home"), 200),
-        ("all tenants", platform_admin, reverse("portal:home"), 200),
+        ("dashboard of a platform admin", platform_admin, reverse("portal:home") + "?tenant=tenant-a", 200),
         ("server", admin_a, reverse("vms:server", args=[sim_server.pk]), 200),
         ("guests", admin_a, reverse("vms:guests"), 200),
         ("guests as cards", admin_a, reverse("vms:guests") + "?view=cards", 200),
@@ -61,6 +61,9 @@ def pages(client, sim_server, admin_a, platform_admin):
         ("password set", None, reverse("accounts:password-reset-confirm", args=["MQ", "set-password"]), 200),
         ("password set done", None, reverse("accounts:password-reset-done"), 200),
         ("users", platform_admin, reverse("accounts:users"), 200),
+        ("platform", platform_admin, reverse("portal:operators"), 200),
+        ("two-factor", admin_a, reverse("accounts:security"), 200),
+        ("authenticator app", admin_a, reverse("accounts:totp-enrol"), 200),
     ]
 
 
@@ -90,7 +93,9 @@ def test_no_page_has_inline_scripts_handlers_or_styles(client, pages):
 
 def test_the_chart_library_loads_only_on_pages_that_draw_charts(client, pages):
     for name, html in render_each(client, pages):
-        assert ("/static/uplot/uPlot.iife.min.js" in html) is (name in ("design system", "home")), name
+        assert ("/static/uplot/uPlot.iife.min.js" in html) is (
+            name in ("design system", "home", "dashboard of a platform admin")
+        ), name
 
 
 def test_the_theme_script_runs_before_the_first_paint(client, db):  # the login page lists the SSO providers
@@ -136,4 +141,4 @@ def test_a_servers_pages_show_its_tenant_in_the_header(client, admin_a, server_a
     client.force_login(admin_a)
     html = client.get(reverse("vms:server", args=[server_a.pk])).content.decode()
     header = html[html.index('<div class="header-tenant">') : html.index("</header>")]
-    assert '<span class="tenant-name">Tenant A</span>' in header
+    assert '<span class="tenant-name" title="Tenant A">Tenant A</span>' in header

@@ -51,7 +51,7 @@ def test_production_mode_passes_the_deploy_check(tmp_path, collected_static):
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs DATABASE_URL and REDIS_URL to reach")
 def test_a_production_process_starts_when_the_deploy_check_passes(tmp_path, collected_static):
-    """What the web process and Celery run at start-up, which honours the checks settings silence (unlike run_checks)."""
+    """What the web process and Celery run at start-up: it honours the checks settings silence (unlike run_checks)."""
     env = production(
         tmp_path,
         STATIC_ROOT=str(collected_static),

@@ -61,6 +61,28 @@ def test_grants_are_given_and_taken_back(client, tenant_a, server_a, admin_a, ou
     assert client.get(url).json() == []
 
 
+def test_a_single_guest_is_granted_and_taken_back(client, tenant_a, server_a, admin_a, outsider):
+    client.force_login(admin_a)
+    url = reverse("api:grant-list", args=["tenant-a"])
+    guest = f"{server_a.pk}/100"
+    given = client.post(url, {"user": "outsider", "kind": "guest", "object_id": guest, "permission": "console"})
+    assert given.status_code == 201, given.content
+    assert given.json() | {"id": ""} == {
+        "id": "",
+        "user": "outsider",
+        "username": "outsider",
+        "kind": "guest",
+        "object_id": guest,
+        "object_name": "pve-a/100",
+        "permission": "console",
+    }
+    assert client.get(reverse("api:grant-detail", args=["tenant-a", given.json()["id"]])).json() == given.json()
+    bad = client.post(url, {"user": "outsider", "kind": "guest", "object_id": server_a.pk, "permission": "view"})
+    assert bad.status_code == 400
+    assert client.delete(reverse("api:grant-detail", args=["tenant-a", given.json()["id"]])).status_code == 204
+    assert client.get(url).json() == []
+
+
 def test_tenant_admins_change_settings_but_not_the_server_limit(client, tenant_a, admin_a):
     client.force_login(admin_a)
     url = reverse("api:tenant-settings", args=["tenant-a"])

@@ -10,7 +10,7 @@ from guardian.shortcuts import get_perms
 
 from audit.models import AuditEvent
 from nexus.errors import ApplicationError
-from tenants import roles, services
+from tenants import services
 from tenants.models import Membership
 from tenants.roles import Role
 
@@ -129,10 +129,78 @@ def test_a_grant_names_an_object_of_the_tenant_and_a_known_permission(tenant_a, 
     assert get_perms(outsider, server_b) == []
 
 
-def test_the_grants_kinds_use_only_grantable_permissions():
+def test_a_kind_of_whole_objects_grants_only_grantable_permissions(server_a):
     from tenants import grants
 
-    assert {perm for kind in grants.kinds() for perm in kind.permissions.values()} <= roles.GRANTABLE
+    with pytest.raises(ValueError, match="not grantable"):
+        grants.ObjectGrantKind("server", type(server_a), {"delete": "servers.delete_proxmoxserver"})
+
+
+def give(tenant, actor, object_id, permission, kind="guest"):
+    return services.grant_give(
+        tenant=tenant, identifier="outsider", kind=kind, object_id=object_id, permission=permission, actor=actor
+    )
+
+
+def test_a_guest_is_granted_beside_servers_and_each_flag_is_a_grant(tenant_a, server_a, admin_a, outsider):
+    from tenants import grants
+    from vms.models import GuestGrant
+
+    give(tenant_a, admin_a, server_a.pk, "view", kind="server")
+    viewed = give(tenant_a, admin_a, f"{server_a.pk}/100", "view")
+    assert (viewed.kind, str(viewed.target), viewed.object_id) == ("guest", "pve-a/100", f"{server_a.pk}/100")
+    give(tenant_a, admin_a, f"{server_a.pk}/100", "console")
+    give(tenant_a, admin_a, f"{server_a.pk}/100", "power")
+    listed = [(grant.kind, grant.permission) for grant in grants.grants_of(tenant_a)]
+    assert listed == [("guest", "console"), ("guest", "power"), ("server", "view")]
+    row = GuestGrant.objects.get()
+    assert (row.user, row.console, row.power, row.created_by) == (outsider, True, True, admin_a)
+
+
+def test_taking_back_a_guests_flag_keeps_the_rest_and_the_last_one_ends_the_grant(
+    tenant_a, server_a, admin_a, outsider
+):
+    from tenants import grants
+    from vms.models import GuestGrant
+
+    give(tenant_a, admin_a, f"{server_a.pk}/100", "console")
+    power = give(tenant_a, admin_a, f"{server_a.pk}/100", "power")
+    console = next(grant for grant in grants.grants_of(tenant_a) if grant.permission == "console")
+    services.grant_revoke(grant=grants.grant_of(tenant_a, console.id), actor=admin_a)
+    assert GuestGrant.objects.values_list("console", "power").get() == (False, True)
+    services.grant_revoke(grant=grants.grant_of(tenant_a, power.id), actor=admin_a)
+    assert not GuestGrant.objects.exists()
+    events = AuditEvent.objects.order_by("pk").values_list("action", "target", "details__permission")
+    assert list(events)[-2:] == [
+        ("grant revoked", "guest pve-a/100", "console"),
+        ("grant revoked", "guest pve-a/100", "power"),
+    ]
+
+
+def test_a_guest_grant_names_a_server_of_the_tenant_and_a_vm_id(tenant_a, server_a, server_b, admin_a, outsider):
+    from vms.models import GuestGrant
+
+    for object_id, permission in (
+        (f"{server_b.pk}/100", "view"),
+        (f"{server_a.pk}/99", "view"),
+        (f"{server_a.pk}/x", "view"),
+        (f"{server_a.pk}", "view"),
+        (f"{server_a.pk}/100", "delete"),
+    ):
+        with pytest.raises(ApplicationError):
+            give(tenant_a, admin_a, object_id, permission)
+    assert not GuestGrant.objects.exists()
+
+
+def test_another_tenants_grant_is_not_found(tenant_a, tenant_b, server_a, admin_a, outsider):
+    from django.http import Http404
+
+    from tenants import grants
+
+    grant = give(tenant_a, admin_a, f"{server_a.pk}/100", "view")
+    for tenant, grant_id in ((tenant_b, grant.id), (tenant_a, "guest-x"), (tenant_a, "nothing-1")):
+        with pytest.raises(Http404):
+            grants.grant_of(tenant, grant_id)
 
 
 def test_an_address_several_accounts_share_asks_for_the_user_name(tenant_a, admin_a, outsider):

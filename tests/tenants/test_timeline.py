@@ -137,3 +137,21 @@ def test_a_changes_address_is_the_clients_not_a_forged_header(client, tenant_a, 
         REMOTE_ADDR="192.0.2.44",
     )
     assert LogEntry.objects.get_for_object(tenant_a).latest().remote_addr == "192.0.2.44"
+
+
+def test_a_tenants_guest_grants_and_group_mappings_are_in_its_timeline(client, tenant_a, tenant_b, server_a, admin_a):
+    from accounts.models import GroupMapping, OidcProvider
+    from tests.conftest import make_user
+    from vms.services import guest_grant_set
+
+    guest_grant_set(user=make_user("customer"), server=server_a, vmid=100, console=True)
+    provider = OidcProvider(name="Acme SSO", slug="acme-sso", issuer="http://127.0.0.1:9", client_id="nexus")
+    provider.client_secret = "secret"
+    provider.save()  # the platform's, in no tenant's timeline
+    GroupMapping.objects.create(provider=provider, group="it", tenant=tenant_a, role="viewer")
+    GroupMapping.objects.create(provider=provider, group="it", tenant=tenant_b, role="viewer")
+    client.force_login(admin_a)
+    actions = [(row["action"], row["tenant"]) for row in rows(client, action="created")["results"]]
+    assert ("guest grant created", "tenant-a") in actions and ("group mapping created", "tenant-a") in actions
+    assert actions.count(("group mapping created", "tenant-a")) == 1
+    assert not any("provider" in action for action, _ in actions)

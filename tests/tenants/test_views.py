@@ -82,3 +82,27 @@ def test_the_settings_page_saves_and_keeps_the_server_limit(client, tenant_a, ad
     tenant_a.refresh_from_db()
     assert (tenant_a.console_enabled, tenant_a.allowed_power_actions, tenant_a.max_servers) == (False, ["start"], 50)
     assert '<img class="tenant-logo" src="https://example.com/logo.png"' in response.content.decode()
+
+
+def test_an_admin_grants_a_single_guest_on_the_page_and_takes_it_back(client, tenant_a, server_a, admin_a, outsider):
+    from vms.models import GuestGrant
+
+    client.force_login(admin_a)
+    data = {"user": "outsider", "target": f"server:{server_a.pk}", "part": "101", "permission": "power"}
+    page = client.post(reverse("tenants:grant-add", args=["tenant-a"]), data, follow=True)
+    assert "Granted power on guest pve-a/101 to outsider." in page.content.decode()
+    assert GuestGrant.objects.values_list("vmid", "console", "power").get() == (101, False, True)
+    assert "guest pve-a/101" in client.get(reverse("tenants:members", args=["tenant-a"])).content.decode()
+    grant_id = f"guest-{GuestGrant.objects.get().pk}-power"
+    page = client.post(reverse("tenants:grant-revoke", args=["tenant-a", grant_id]), follow=True)
+    assert "Took back power on guest pve-a/101 from outsider." in page.content.decode()
+    assert not GuestGrant.objects.exists()
+
+
+def test_a_whole_server_is_granted_when_no_vm_id_is_given(client, tenant_a, server_a, admin_a, outsider):
+    from guardian.shortcuts import get_perms
+
+    client.force_login(admin_a)
+    data = {"user": "outsider", "target": f"server:{server_a.pk}", "part": "", "permission": "console"}
+    client.post(reverse("tenants:grant-add", args=["tenant-a"]), data)
+    assert get_perms(outsider, server_a) == ["open_console"]
