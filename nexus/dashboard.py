@@ -1,5 +1,5 @@
-"""Reads of the portal home: a tenant's dashboard for one user.
-Everything through the choke point (tenants.access, and the apps' selectors that ask it)."""
+"""Reads of the portal home: a tenant's dashboard for one user, through the choke point (tenants.access, and the
+apps' selectors that ask it)."""
 
 import json
 from dataclasses import dataclass

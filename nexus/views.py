@@ -7,7 +7,7 @@ from django.views import defaults
 from django.views.decorators.http import require_safe
 
 from tenants.access import is_platform_admin
-from tenants.selectors import tenant_current, tenants_reachable
+from tenants.selectors import CURRENT_TENANT, tenant_current, tenants_reachable
 
 from .api import error_body
 from .dashboard import tenant_dashboard
@@ -21,23 +21,17 @@ DASHBOARD_PARTS = ("stats", "servers")
 @login_required
 @require_safe
 def home(request):
-    """The current tenant's dashboard; platform admins start at the Platform page (every tenant), and see a tenant's
-    dashboard where they name it (`?tenant=slug`)."""
-    if is_platform_admin(request.user) and not request.GET.get("tenant"):
+    """The current tenant's dashboard. Platform admins start on the Platform page, until they name a tenant there
+    (`?tenant=slug`) or choose one in the header's switcher."""
+    platform_admin = is_platform_admin(request.user)
+    if platform_admin and not (request.GET.get("tenant") or request.session.get(CURRENT_TENANT)):
         return redirect("portal:operators")
     tenant = tenant_current(request)
     context = {
         "dashboard": tenant and tenant_dashboard(tenant=tenant, user=request.user),
-        "from_overview": is_platform_admin(request.user),
+        "from_platform": platform_admin,
     }
     return render(request, "portal/home.html", context)
-
-
-@login_required
-@require_safe
-def operators_overview(request):
-    """The whole platform for its operators: each tenant's servers, guests, members and open consoles."""
-    return render(request, "portal/operators.html", {"overview": platform_overview(request.user)})
 
 
 @login_required
@@ -49,6 +43,13 @@ def dashboard_part(request, slug: str, part: str):
         raise Http404("No such tenant.")
     context = {"dashboard": tenant_dashboard(tenant=tenant, user=request.user)}
     return render(request, f"portal/includes/dashboard_{part}.html", context)
+
+
+@login_required
+@require_safe
+def operators_overview(request):
+    """The whole platform for its operators: each tenant's servers, guests, members and open consoles."""
+    return render(request, "portal/operators.html", {"overview": platform_overview(request.user)})
 
 
 def page_not_found(request, exception):

@@ -182,11 +182,11 @@ ROUTES = {
         lambda o: [],
         {"post": expect(anonymous=302, grantee=404, viewer_a=404, manager_a=404, admin_a=404, platform_admin=404)},
     ),
-    # Platform admins start at the Platform page.
-    "portal:home": (lambda o: [], {"get": expect(anonymous=302, platform_admin=302, **EVERYONE_LOGGED_IN)}),
-    "portal:operators": (lambda o: [], {"get": expect(anonymous=302, **PLATFORM_ADMINS_ONLY)}),
+    # Platform admins start on the Platform page.
+    "portal:home": (lambda o: [], {"get": expect(anonymous=302, **EVERYONE_LOGGED_IN, platform_admin=302)}),
     # A part of a tenant's dashboard (live updates fetch it again): for who reaches the tenant.
     "portal:dashboard-part": (lambda o: [o["tenant"], "stats"], {"get": expect(anonymous=302, guest_grantee=200)}),
+    "portal:operators": (lambda o: [], {"get": expect(anonymous=302, **PLATFORM_ADMINS_ONLY)}),
     "servers:list": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES)}),
     # An empty form is drawn again with its errors (200).
     "servers:add": (lambda o: [], {"get": expect(**TENANT_SERVER_PAGES), "post": expect(**TENANT_SERVER_PAGES)}),

@@ -15,6 +15,6 @@ class VmsConfig(AppConfig):
         from .selectors import tenant_guest_counts
 
         auditlog.register(GuestGrant)
+        tenant_stat_source_register("guests", tenant_guest_counts)
         # One guest of a server can be granted to a user, beside whole servers (the members page, the grants API).
         grants.register(GuestGrantKind())
-        tenant_stat_source_register("guests", tenant_guest_counts)

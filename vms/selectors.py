@@ -211,14 +211,6 @@ def _fetch(servers: list[ProxmoxServer], *, fresh: bool) -> dict[int, list[Guest
     return {server.pk: _read(server, entries.get(server.pk) or new[server.pk]) for server in servers}
 
 
-def guest_counts(servers: Iterable[ProxmoxServer]) -> dict[int, int | None]:
-    """How many guests each active server has (cached, else asked of them all at once), by server id; None where
-    the server did not answer. For those who see every guest of these servers (the operators' overview)."""
-    active = [server for server in servers if server.is_active]
-    found = _fetch(active, fresh=False) if active else {}
-    return {server_id: len(result) if isinstance(result, list) else None for server_id, result in found.items()}
-
-
 # ------------------------------------------------------------------------------------- guest counts for dashboards
 
 
@@ -264,6 +256,14 @@ def tenant_guest_counts(*, tenant, user) -> dict:
             if scopes[server.pk].sees(vmid) and kind in counts and status in counts[kind]:
                 counts[kind][status] += 1
     return {**counts, "servers_counted": counted, "servers_not_counted": len(servers) - counted, "as_of": oldest}
+
+
+def guest_counts(servers: Iterable[ProxmoxServer]) -> dict[int, int | None]:
+    """How many guests each active server has (cached, else asked of them all at once), by server id; None where
+    the server did not answer. For those who see every guest of these servers (the operators' overview)."""
+    active = [server for server in servers if server.is_active]
+    found = _fetch(active, fresh=False) if active else {}
+    return {server_id: len(result) if isinstance(result, list) else None for server_id, result in found.items()}
 
 
 def server_nodes(*, server: ProxmoxServer) -> set[str]:

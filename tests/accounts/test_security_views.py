@@ -154,9 +154,9 @@ def test_a_tenants_requirement_binds_a_platform_admin_only_where_they_are_a_memb
     tenant_a.require_two_factor = True
     tenant_a.save()
     client.force_login(platform_admin)
-    assert client.get(reverse("portal:home")).status_code == 200
+    assert client.get(reverse("vms:guests")).status_code == 200
     Membership.objects.create(user=platform_admin, tenant=tenant_a, role="admin")
-    assert client.get(reverse("portal:home"))["Location"] == reverse("accounts:security")
+    assert client.get(reverse("vms:guests"))["Location"] == reverse("accounts:security")
 
 
 def test_tenant_admins_turn_the_requirement_on_in_the_settings(client, admin_a, tenant_a):

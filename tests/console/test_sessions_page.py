@@ -128,7 +128,7 @@ def test_ending_a_session_requires_post(client, admin_a, server_a):
 @pytest.mark.parametrize("user, shown", [("admin_a", True), ("platform_admin", True), ("viewer_a", False)])
 def test_the_top_bar_links_to_the_page_for_those_who_may_use_it(client, request, tenant_a, user, shown):
     client.force_login(request.getfixturevalue(user))
-    html = client.get(reverse("portal:home"), follow=True).content.decode()
+    html = client.get(reverse("portal:home"), follow=True).content.decode()  # platform admins: the Platform page
     assert (f'href="{PAGE}"' in html) is shown
 
 

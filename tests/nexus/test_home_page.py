@@ -1,5 +1,5 @@
 """The home page: the current tenant's dashboard (figures, server health with 24-hour charts, live updates), what
-single grants show of it; platform admins start at the Platform page."""
+single grants show of it, and the platform admins' overview of every tenant."""
 
 import json
 from datetime import timedelta
@@ -90,13 +90,18 @@ def test_an_inactive_server_is_listed_as_inactive_not_with_a_health_it_no_longer
     assert '<span class="badge warning">inactive</span>' in html and ">Online<" not in html
 
 
-def test_the_platform_admin_starts_at_the_platform_page_and_opens_a_tenants_dashboard_there(
-    client, platform_admin, server_a, tenant_a
+def test_a_platform_admin_starts_on_the_platform_page_and_opens_a_tenants_dashboard_from_there(
+    client, platform_admin, server_a, server_b
 ):
     client.force_login(platform_admin)
     assert client.get(reverse("portal:home")).url == reverse("portal:operators")
+    platform = main(client.get(reverse("portal:operators")))
+    assert f'href="{reverse("portal:home")}?tenant=tenant-a"' in platform
     html = main(client.get(reverse("portal:home"), {"tenant": "tenant-a"}))
-    assert "pve-a" in html and reverse("portal:operators") in html
+    assert "pve-a" in html and "pve-b" not in html and f'href="{reverse("portal:operators")}">Platform</a>' in html
+    # Once they chose a tenant, the home page is its dashboard.
+    client.post(reverse("tenants:switch"), {"tenant": "tenant-b", "next": "/"})
+    assert "pve-b" in main(client.get(reverse("portal:home")))
 
 
 def test_the_live_parts_are_fetched_again_by_who_reaches_the_tenant_only(client, viewer_a, admin_b, server_a):

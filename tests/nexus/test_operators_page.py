@@ -46,6 +46,6 @@ def test_it_is_for_platform_admins_only(client, admin_a):
 
 def test_the_header_leads_platform_admins_there(client, platform_admin, admin_a):
     client.force_login(platform_admin)
-    assert reverse("portal:operators") in client.get(reverse("accounts:tokens")).content.decode()
+    assert reverse("portal:operators") in client.get(reverse("accounts:users")).content.decode()
     client.force_login(admin_a)
     assert reverse("portal:operators") not in client.get(reverse("portal:home")).content.decode()
