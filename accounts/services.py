@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from nexus.errors import ApplicationError
 from nexus.http import client_ip
+from nexus.signals import password_changed
 from tenants import access
 from tenants import services as tenant_services
 from tenants.models import Membership
@@ -41,7 +42,6 @@ from .selectors import (
     totp_devices_of,
     two_factor_required,
 )
-from .signals import password_changed
 
 
 def api_token_create(*, user, name: str, expires_at: datetime | None, client_ip: str | None) -> tuple[ApiToken, str]:

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from guardian.models import UserObjectPermission
 
-from accounts.signals import password_changed
+from nexus.signals import password_changed
 from servers.models import ProxmoxServer
 from tenants.models import Membership, Tenant
 from vms.models import GuestGrant

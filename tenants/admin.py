@@ -1,9 +1,12 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import User
+from django.db import transaction
 
 from nexus.forms import ADMIN_FOREIGN_KEYS
+from nexus.signals import password_changed
 
 from .models import Membership, Tenant
 from .roles import POWER_ACTIONS
@@ -75,8 +78,20 @@ class UserMembershipInline(admin.TabularInline):
     verbose_name = "tenant role"
 
 
+class PasswordSetForm(AdminPasswordChangeForm):
+    """The admin's password form for an account: its logins end (Django's session hash), and so do their consoles."""
+
+    def save(self, commit=True):
+        user = super().save(commit)
+        transaction.on_commit(
+            lambda: password_changed.send(sender=type(user), user=user, kept_session_key=None, new_session_key=None)
+        )
+        return user
+
+
 class NexusUserAdmin(UserAdmin):
     inlines = [*UserAdmin.inlines, UserMembershipInline]
+    change_password_form = PasswordSetForm
 
 
 admin.site.unregister(User)

@@ -190,3 +190,12 @@ async def test_a_password_reset_ends_every_console_of_the_user(manager_a, sim_se
     ticket, communicator = await open_console(manager_a, sim_server)
     await sync_to_async(password_change_done)(user=manager_a, client_ip=None)
     await assert_withdrawn(ticket, communicator)
+
+
+async def test_a_password_set_in_the_django_admin_ends_the_accounts_consoles(manager_a, platform_admin, sim_server):
+    ticket, communicator = await open_console(manager_a, sim_server)
+    operator, _ = await sync_to_async(_logged_in_client)(platform_admin)
+    url = reverse("admin:auth_user_password_change", args=[manager_a.pk])
+    form = {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"}
+    assert (await sync_to_async(operator.post)(url, form)).status_code == 302
+    await assert_withdrawn(ticket, communicator)

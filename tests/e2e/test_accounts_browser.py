@@ -16,7 +16,7 @@ from tenants.models import Membership
 from tenants.roles import Role
 from tests.e2e.test_design_browser import DESKTOP, save_screenshots
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.screenshots]
 
 
 @pytest.fixture(scope="module")
