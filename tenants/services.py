@@ -28,6 +28,18 @@ from .roles import Role
 MEMBERS_CHANGED = "members.changed"
 TENANT_CHANGED = "tenant.changed"
 
+# Where an address logs in through an identity provider instead of a password: each lookup (accounts registers its
+# providers) gives the provider's name for an e-mail address, or None. Its invitations lead to the login page.
+_SIGN_IN_PROVIDER_LOOKUPS = []
+
+
+def invitation_sign_in_provider_register(lookup) -> None:
+    _SIGN_IN_PROVIDER_LOOKUPS.append(lookup)
+
+
+def _sign_in_provider(email: str) -> str | None:
+    return next(filter(None, (lookup(email) for lookup in _SIGN_IN_PROVIDER_LOOKUPS)), None)
+
 
 def tenant_choose(*, request, slug: str) -> bool:
     """Remember the tenant the user chose in the header; False when they do not reach it."""
@@ -127,14 +139,22 @@ def _invite(email: str, *, tenant: Tenant, actor, base_url: str):
     user = User(username=_free_username(email), email=email)
     user.set_unusable_password()
     user.save()
-    link = base_url.rstrip("/") + reverse(
-        "accounts:password-reset-confirm",
-        kwargs={
+    provider = _sign_in_provider(email)
+    if provider:  # a password could not be used: the address logs in through its provider
+        path = reverse("login")
+    else:
+        token = {
             "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
             "token": default_token_generator.make_token(user),
-        },
-    )
-    context = {"tenant": tenant, "inviter": actor, "user": user, "link": link}
+        }
+        path = reverse("accounts:password-reset-confirm", kwargs=token)
+    context = {
+        "tenant": tenant,
+        "inviter": actor,
+        "user": user,
+        "link": base_url.rstrip("/") + path,
+        "provider": provider,
+    }
     send_mail(
         f"You are invited to {tenant.name} on Proxmox VNC Nexus",
         render_to_string("tenants/email/invitation.txt", context),

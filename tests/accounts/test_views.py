@@ -147,3 +147,11 @@ def test_the_login_page_offers_a_button_per_active_provider(client, db):
     page = client.get(reverse("login")).content.decode()
     assert "Log in with Acme SSO" in page and "Log in with School SSO" in page and "Old SSO" not in page
     assert reverse("accounts:sso-login", args=["acme-sso"]) in page
+
+
+def test_an_invitation_to_an_address_that_logs_in_with_a_provider_leads_to_the_login_page(tenant_a, admin_a, sso_only):
+    from tenants.services import member_add
+
+    member_add(tenant=tenant_a, identifier="new.person@example.com", role="viewer", actor=admin_a, base_url="http://x")
+    body = mail.outbox[-1].body
+    assert "Log in with Acme SSO here:\n\nhttp://x/accounts/login/" in body and "password" not in body
