@@ -42,6 +42,7 @@ bench: setup
 	$(PY) bench/guests.py
 	$(PY) bench/relay.py
 	$(PY) bench/import.py
+	$(PY) bench/health.py
 
 # The installed package, started from another directory with production settings (CI runs it after the tests).
 package-check: setup

@@ -121,7 +121,7 @@ def servers_health_check_chunk(*, server_ids: list[int], holder: str, sweep_star
     since = None
     if sweep_started is not None:
         since = sweep_started - timedelta(seconds=settings.HEALTH_CHECK_INTERVAL / 2)
-    servers = _claim(server_ids, holder=holder, since=since)
+    servers = _with_retries(lambda: _claim(server_ids, holder=holder, since=since))
     return _check_and_record(servers)
 
 
@@ -129,7 +129,8 @@ def servers_health_check(*, servers=None) -> list[ConnectionMetric]:
     """Check the given servers (all active ones by default) now, whenever they were last checked, unless another
     check of them runs: the first check of a saved server, `manage.py healthcheck`."""
     ids = [server.pk for server in (ProxmoxServer.objects.filter(is_active=True) if servers is None else servers)]
-    return _check_and_record(_claim(ids, holder=f"now-{time.monotonic_ns()}", since=None))
+    holder = f"now-{time.monotonic_ns()}"
+    return _check_and_record(_with_retries(lambda: _claim(ids, holder=holder, since=None)))
 
 
 # -------------------------------------------------------------------------------------------------------- checking
@@ -156,7 +157,8 @@ def _check(servers: list[ProxmoxServer]) -> list[_Outcome]:
             connections[server.pk] = replace(server.connection(), timeout=check_timeout(server))
         except (ApplicationError, proxmox.ProxmoxError) as error:
             broken[server.pk] = f"The stored connection settings are unusable: {error.message}"
-    results = proxmox.fan_out(connections, lambda client: client.nodes(), max_workers=32)
+    # All of a chunk at once: the chunk takes about its slowest server's timeout, not a multiple of it.
+    results = proxmox.fan_out(connections, lambda client: client.nodes(), max_workers=max(1, len(connections)))
     answered = [server for server in servers if server.pk in results and results[server.pk].ok]
     probes = _probe_consoles([s for s in answered if s.console_probe and s.console_probe_vmid], connections)
     outcomes = []
@@ -215,8 +217,8 @@ def _check_and_record(servers: list[ProxmoxServer]) -> list[ConnectionMetric]:
 
 
 def _with_retries(write, attempts: int = 4):
-    """Results are written in one transaction; a database that went away for a moment (a restart) is retried with
-    back-off instead of losing the checks."""
+    """Claims and results are written in transactions; a database that went away for a moment (a restart) or was
+    busy (SQLite's lock) is retried with back-off instead of losing the checks."""
     for attempt in range(attempts):
         try:
             return write()
@@ -353,12 +355,18 @@ def _write_server(outcome: _Outcome, now: datetime, learned: int | None, day: di
 
 
 def metrics_prune() -> int:
-    """Forget metrics older than METRICS_RETENTION_DAYS, PRUNE_BATCH rows a statement (short locks, small undo);
-    returns how many."""
-    cutoff = timezone.now() - timedelta(days=settings.METRICS_RETENTION_DAYS)
+    """Forget metrics older than METRICS_RETENTION_DAYS and hourly rollups older than METRICS_ROLLUP_RETENTION_DAYS,
+    PRUNE_BATCH rows a statement (short locks, small undo); returns how many rows went."""
+    now = timezone.now()
+    metrics = ConnectionMetric.objects.filter(timestamp__lt=now - timedelta(days=settings.METRICS_RETENTION_DAYS))
+    rollups = HourlyRollup.objects.filter(hour__lt=now - timedelta(days=settings.METRICS_ROLLUP_RETENTION_DAYS))
+    return _delete_in_batches(metrics) + _delete_in_batches(rollups)
+
+
+def _delete_in_batches(queryset) -> int:
     deleted = 0
     while True:
-        batch = list(ConnectionMetric.objects.filter(timestamp__lt=cutoff).values_list("pk", flat=True)[:PRUNE_BATCH])
+        batch = list(queryset.order_by().values_list("pk", flat=True)[:PRUNE_BATCH])
         if not batch:
             return deleted
-        deleted += ConnectionMetric.objects.filter(pk__in=batch).delete()[0]
+        deleted += queryset.model.objects.filter(pk__in=batch).delete()[0]

@@ -201,7 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "close-stale-consoles": _beat_entry("console.tasks.close_stale_sessions", 60, 60),
 }
 # Health checks (metrics.services; the README's "Health checks" says how they work).
-HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=25)
+HEALTH_CHECK_CHUNK_SIZE = env.int("HEALTH_CHECK_CHUNK_SIZE", default=50)
 HEALTH_OFFLINE_AFTER = env.int("HEALTH_OFFLINE_AFTER", default=2)
 HEALTH_SLOW_MS = env.int("HEALTH_SLOW_MS", default=2000)
 HEALTH_TIMEOUT_FACTOR = env.float("HEALTH_TIMEOUT_FACTOR", default=3.0)
@@ -210,6 +210,7 @@ HEALTH_TIMEOUT_CEILING = env.float("HEALTH_TIMEOUT_CEILING", default=30.0)
 # Embedded mode (no Redis: `make demo`, `runserver`): a thread of the web process runs the sweep on the interval.
 HEALTH_EMBEDDED_SCHEDULER = env.bool("HEALTH_EMBEDDED_SCHEDULER", default=not REDIS_URL)
 METRICS_RETENTION_DAYS = env.int("METRICS_RETENTION_DAYS", default=30)
+METRICS_ROLLUP_RETENTION_DAYS = env.int("METRICS_ROLLUP_RETENTION_DAYS", default=400)
 # Calls made for users are recorded in batches: every METRICS_FLUSH_SECONDS or METRICS_FLUSH_ROWS, whichever first.
 METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=5.0)
 METRICS_FLUSH_ROWS = env.int("METRICS_FLUSH_ROWS", default=200)

@@ -22,6 +22,7 @@ urlpatterns = [
             (
                 [
                     path("", views.home, name="home"),
+                    path("operators/", views.operators_overview, name="operators"),
                     path("dashboard/<slug:slug>/<slug:part>/", views.dashboard_part, name="dashboard-part"),
                     path("operators/", views.operators_overview, name="operators"),
                 ],

@@ -41,6 +41,15 @@ CONNECTION_FIELDS = (
 # The health check's console probe (metrics.services): off by default, on one chosen guest.
 PROBE_FIELDS = ("console_probe", "console_probe_vmid")
 EDITABLE_FIELDS = ("name", *CONNECTION_FIELDS, *PROBE_FIELDS)
+# Written by the health checks (metrics.services) alone; those a changed address resets.
+HEALTH_CHECK_FIELDS = (
+    "last_health_check_at",
+    "avg_response_time_ms",
+    "success_rate",
+    "health_lease",
+    "health_lease_until",
+)
+HEALTH_RESET_FIELDS = ("connection_status", "health_check_error", "learned_timeout_ms", "consecutive_failures")
 # The import's connection tests run at once, each within its own timeouts.
 IMPORT_PROBE_WORKERS = 100
 
@@ -92,10 +101,10 @@ def _lock_tenant(tenant: Tenant) -> None:
     list(Tenant.objects.select_for_update().filter(pk=tenant.pk).values_list("pk"))
 
 
-def _save(server: ProxmoxServer, *, announce: bool) -> None:
+def _save(server: ProxmoxServer, *, announce: bool, update_fields: list[str] | None = None) -> None:
     try:
         with transaction.atomic():
-            server.save()
+            server.save(update_fields=update_fields)
     except IntegrityError:  # the database's own guard of unique names
         raise ValidationError({"name": [f"{server.tenant} already has a server named {server.name}."]}) from None
     tenant_event_publish(tenant_id=server.tenant_id, kind="server.changed", data=server_event(server))
@@ -148,7 +157,12 @@ def server_update(*, server: ProxmoxServer, actor, token_secret: str | None = No
         reconnect = token_secret is not None or any(getattr(server, name) != before[name] for name in before)
         if reconnect:
             server.connection_status, server.health_check_error = ConnectionStatus.UNKNOWN, ""
-        _save(server, announce=reconnect)
+            # What the health checks learned of the old address says nothing of the new one.
+            server.learned_timeout_ms, server.consecutive_failures = None, 0
+        # Not what a health check may be writing meanwhile (its lease, figures and status), unless reset here.
+        kept = HEALTH_CHECK_FIELDS if reconnect else HEALTH_CHECK_FIELDS + HEALTH_RESET_FIELDS
+        fields = [field.name for field in ProxmoxServer._meta.concrete_fields if field.name not in kept]
+        _save(server, announce=reconnect, update_fields=[name for name in fields if name != "id"])
     return server
 
 

@@ -343,7 +343,8 @@ class PveApi:
         return {"version": cluster["version"], "release": cluster["release"], "repoid": cluster["repoid"]}
 
     def _node_entry(self, token: Token, node) -> dict:
-        entry = {"node": node.name, "status": "online", "level": "", "ssl_fingerprint": node.fingerprint}
+        status = "offline" if node.name in self.server.faults.offline_nodes else "online"
+        entry = {"node": node.name, "status": status, "level": "", "ssl_fingerprint": node.fingerprint}
         if token.has(f"/nodes/{node.name}", "Sys.Audit"):
             entry.update(node.usage(), maxcpu=node.maxcpu, maxmem=node.maxmem)
         return entry

@@ -32,10 +32,11 @@ class Faults:
     drop_ws_after: int | None = None  # cut console WebSockets after this many bytes to the client
     trickle: float = 0.0  # send every HTTP answer one byte at a time, this many seconds apart
     task_error: str = ""  # power tasks started now fail with this exit status ("start failed: ..."); guest unchanged
+    offline_nodes: frozenset[str] = frozenset()  # nodes the node list says are offline (a cluster member down)
 
     def clear(self) -> None:
         self.latency, self.hang, self.http_500, self.drop_ws_after, self.trickle = 0.0, False, False, None, 0.0
-        self.task_error = ""
+        self.task_error, self.offline_nodes = "", frozenset()
 
 
 class SimServer:

@@ -6,7 +6,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from metrics.models import HourlyRollup
-from metrics.selectors import hour_start, server_hourly_buckets, tenant_stats
+from metrics.selectors import hour_start, server_hourly_buckets, tenant_hourly_buckets, tenant_stats
 from tests.conftest import make_console_session, make_server
 from vms.selectors import _remember_states
 
@@ -75,3 +75,17 @@ def test_tenant_stats_without_checks_or_lists_say_none(server_a, tenant_a, viewe
     stats = tenant_stats(tenant=tenant_a, user=viewer_a)
     assert stats["success_rate"] is None and stats["avg_response_ms"] is None
     assert stats["guests"]["servers_counted"] == 0 and stats["guests"]["as_of"] is None
+
+
+def test_a_tenant_s_buckets_add_up_the_servers_it_sees(server_a, server_b, tenant_a, viewer_a):
+    other = make_server(tenant_a, "pve-2")
+    now = hour_start(timezone.now())
+    HourlyRollup.objects.create(server=server_a, hour=now, checks=4, successes=4, sum_ms=400, p95_ms=150, probe_ms=30)
+    HourlyRollup.objects.create(server=other, hour=now, checks=4, successes=2, sum_ms=800, p95_ms=500)
+    HourlyRollup.objects.create(server=server_b, hour=now, checks=9, successes=9, sum_ms=9, p95_ms=9000)
+
+    buckets = tenant_hourly_buckets(tenant=tenant_a, user=viewer_a, hours=2)
+
+    assert [bucket.checks for bucket in buckets] == [0, 8]
+    last = buckets[-1]
+    assert (last.successes, last.success_rate, last.avg_ms, last.p95_ms, last.probe_ms) == (6, 75.0, 200, 500, 30)

@@ -87,6 +87,14 @@ def test_a_slow_server_is_degraded(sim_server, pve, settings):
     assert sim_server.connection_status == "degraded"
 
 
+def test_a_cluster_with_a_node_down_is_degraded_with_the_reason(sim_server, pve):
+    pve.faults.offline_nodes = frozenset({"pve2"})
+    [metric] = servers_health_check(servers=[sim_server])
+    sim_server.refresh_from_db()
+    assert metric.success and sim_server.connection_status == "degraded"
+    assert sim_server.health_check_error == "Nodes not online: pve2."
+
+
 def test_the_learned_timeout_follows_the_response_times_both_ways(sim_server, settings):
     settings.HEALTH_TIMEOUT_FACTOR, settings.HEALTH_TIMEOUT_FLOOR, settings.HEALTH_TIMEOUT_CEILING = 3, 1, 30
     assert learned_timeout_ms([100] * 18 + [5000] * 2) == 15000  # the p95 of 20 is the 19th
@@ -220,6 +228,7 @@ def test_old_metrics_are_pruned_in_batches(sim_server, settings, monkeypatch):
     ConnectionMetric.objects.bulk_create(
         ConnectionMetric(server=sim_server, timestamp=old, kind="health_check", success=True) for _ in range(5)
     )
+    HourlyRollup.objects.create(server=sim_server, hour=hour_start(old - timedelta(days=400)), checks=1)
     servers_health_check(servers=[sim_server])
-    assert metrics_prune() == 5
-    assert ConnectionMetric.objects.count() == 1
+    assert metrics_prune() == 6
+    assert ConnectionMetric.objects.count() == 1 and HourlyRollup.objects.count() == 1

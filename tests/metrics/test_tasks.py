@@ -1,7 +1,12 @@
-"""metrics.tasks: the first health check of a server whose connection settings were just saved."""
+"""metrics.tasks: the sweep and its chunks, a saved server's first check; what saving a server leaves alone."""
+
+from datetime import timedelta
+
+from django.utils import timezone
 
 from metrics.models import ConnectionMetric
-from metrics.tasks import check_server
+from metrics.tasks import check_server, check_servers, run_health_checks
+from servers.models import ProxmoxServer
 from servers.services import server_update
 from tests.conftest import make_server
 
@@ -38,6 +43,33 @@ def test_every_beat_entry_expires(settings):
 
 
 def test_a_chunk_is_acknowledged_late_and_redelivered_when_its_worker_dies():
-    from metrics.tasks import check_servers
-
     assert check_servers.acks_late and check_servers.reject_on_worker_lost
+
+
+def test_the_sweep_task_sends_one_chunk_task_per_chunk(sim_server, tenant_a, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.HEALTH_CHECK_CHUNK_SIZE = 1
+    make_server(tenant_a, "disabled", host="127.0.0.1", port=9, is_active=False)
+    gone = make_server(tenant_a, "gone", host="127.0.0.1", port=9)
+    run_health_checks.apply()
+    assert sorted(ConnectionMetric.objects.values_list("server__name", flat=True)) == ["gone", "pve-sim"]
+    run_health_checks.apply()  # the same interval: nothing again
+    assert ConnectionMetric.objects.count() == 2
+    gone.refresh_from_db()
+    assert gone.consecutive_failures == 1
+
+
+def test_a_changed_address_forgets_what_the_checks_learned(sim_server, manager_a):
+    sim_server.learned_timeout_ms, sim_server.consecutive_failures = 4000, 3
+    sim_server.save()
+    server_update(server=sim_server, actor=manager_a, port=sim_server.port + 1)
+    sim_server.refresh_from_db()
+    assert sim_server.learned_timeout_ms is None and sim_server.consecutive_failures == 0
+
+
+def test_saving_a_server_leaves_a_running_check_s_lease_alone(sim_server, manager_a):
+    until = timezone.now() + timedelta(minutes=1)
+    ProxmoxServer.objects.filter(pk=sim_server.pk).update(health_lease="a-chunk", health_lease_until=until)
+    server_update(server=sim_server, actor=manager_a, name="renamed")  # sim_server holds no lease in memory
+    saved = ProxmoxServer.objects.get(pk=sim_server.pk)
+    assert saved.name == "renamed" and saved.health_lease == "a-chunk"
