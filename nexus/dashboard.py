@@ -4,7 +4,7 @@ apps' selectors that ask it)."""
 import json
 from dataclasses import dataclass
 
-from metrics.selectors import HourBucket, server_hourly_buckets, tenant_stats
+from metrics.selectors import HourBucket, server_hourly_buckets, tenant_hourly_buckets, tenant_stats
 from servers.models import ProxmoxServer
 from tenants import access, roles
 from tenants.models import Tenant
@@ -50,6 +50,7 @@ class Dashboard:
     tenant: Tenant
     stats: dict  # metrics.selectors.tenant_stats
     servers: list[ServerHealth]
+    chart: str | None  # all the servers seen whole as one, where there are several (with checks)
     may_add_servers: bool
     manages_consoles: bool
 
@@ -65,6 +66,7 @@ def tenant_dashboard(*, tenant: Tenant, user) -> Dashboard:
     scopes = access.scopes(user, servers, parts=False)
     whole = [server.pk for server in servers if scopes[server.pk].sees_every_part]
     buckets = server_hourly_buckets(server_ids=whole, hours=CHART_HOURS)
+    together = tenant_hourly_buckets(tenant=tenant, user=user, hours=CHART_HOURS) if len(whole) > 1 else []
     return Dashboard(
         tenant=tenant,
         stats=tenant_stats(tenant=tenant, user=user),
@@ -72,6 +74,7 @@ def tenant_dashboard(*, tenant: Tenant, user) -> Dashboard:
             ServerHealth(server, server.pk in buckets, chart_data(buckets[server.pk]) if server.pk in buckets else None)
             for server in servers
         ],
+        chart=chart_data(together),
         may_add_servers=access.can(user, roles.ADD_SERVER, tenant),
         manages_consoles=access.can(user, roles.MANAGE_CONSOLES, tenant),
     )

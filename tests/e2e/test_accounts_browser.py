@@ -14,7 +14,7 @@ from nexus.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, demo_seed, demo_sso_seed
 from servers.pvesim import Simulator
 from tenants.models import Membership
 from tenants.roles import Role
-from tests.e2e.test_design_browser import DESKTOP, save_screenshots
+from tests.e2e.test_design_browser import DESKTOP, landing, save_screenshots
 
 pytestmark = [pytest.mark.browser, pytest.mark.screenshots]
 
@@ -92,7 +92,7 @@ def log_in(browser, daphne_server, username: str):
         save_screenshots(page, "accounts-carol-second-step")
         page.fill("#id_code", f"{totp(base64.b32decode(DEMO_TOTP_SECRET)):06d}")
         page.click("main form button[type=submit]")
-    page.wait_for_url(f"{daphne_server.url}/")
+    page.wait_for_url(landing(daphne_server))
     return page
 
 

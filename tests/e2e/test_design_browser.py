@@ -28,6 +28,11 @@ new MutationObserver((records, observer) => {
 """
 
 
+def landing(daphne_server) -> re.Pattern:
+    """Where a login lands: the home page, or the Platform page it sends platform admins to."""
+    return re.compile(rf"{re.escape(daphne_server.url)}/(operators/)?$")
+
+
 def open_as(browser, daphne_server, user=None, *, viewport=DESKTOP, color_scheme="light"):
     """A fresh browser context (its own localStorage) on the portal: logged in as `user`, or on the login page."""
     page = browser.new_context(viewport=viewport, color_scheme=color_scheme).new_page()
@@ -36,7 +41,7 @@ def open_as(browser, daphne_server, user=None, *, viewport=DESKTOP, color_scheme
         page.fill("#id_username", user.get_username())
         page.fill("#id_password", PASSWORD)
         page.click("main button[type=submit]")
-        page.wait_for_url(f"{daphne_server.url}/")
+        page.wait_for_url(landing(daphne_server))
     return page
 
 

@@ -43,7 +43,8 @@ def test_a_member_sees_their_tenants_figures_servers_and_a_chart_of_each(client,
     assert html.index("pve-a") < html.index("pve-a2")
     assert f'data-server-status="{server_a.pk}"' in html
     assert 'data-live-stream="/ws/tenants/tenant-a/events/"' in html
-    (chart,) = charts(html)  # pve-a2 has no checks yet: it says so in place of a chart
+    together, chart = charts(html)  # all servers as one, then pve-a's; pve-a2 has no checks yet and says so
+    assert together["series"][0]["values"][-1] == 75.0
     assert len(chart["x"]) == 24 and chart["series"][0]["values"][-1] == 75.0
     assert chart["series"][1]["values"][-6] == 40 and chart["series"][1]["values"][-2] is None
     assert "No hourly figures in the last 24 hours yet" in html
@@ -115,9 +116,10 @@ def test_the_live_parts_are_fetched_again_by_who_reaches_the_tenant_only(client,
     assert client.get(stats).status_code == 404
 
 
-def test_the_dashboard_asks_the_database_as_often_for_many_servers_as_for_one(
+def test_the_dashboard_asks_the_database_as_often_for_many_servers_as_for_two(
     client, viewer_a, server_a, tenant_a, django_assert_num_queries
 ):
+    make_server(tenant_a, "pve-a2")  # two already: the chart of all servers is drawn from two on
     client.force_login(viewer_a)
     client.get(reverse("portal:home"))
     with CaptureQueriesContext(connection) as few:
