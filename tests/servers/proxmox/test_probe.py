@@ -1,6 +1,7 @@
 """servers.proxmox.probe: the connection test, step by step, against simulated healthy, wrong-token, wrong-fingerprint,
 unpinned, slow, hanging and unreachable servers. The token never goes to a server whose TLS identity did not verify."""
 
+import re
 import socket
 
 import pytest
@@ -111,7 +112,8 @@ def test_a_hanging_server_times_out_at_the_token_step(pve):
     pve.faults.hang = True
     steps = run(settings(pve, timeout=1.0))
     assert outcomes(steps) == ["ok", "ok", "failed", "skipped", "skipped"]
-    assert "did not answer completely within 1 s" in steps["token"].message
+    # The read timeout or the call's whole budget, whichever a busy machine reaches first.
+    assert re.search(r"did not answer (completely )?within 1 s", steps["token"].message)
     assert steps["version"].message == "Not tried: the server did not answer."
 
 
