@@ -229,3 +229,36 @@ async def test_a_close_is_recorded_through_a_killed_database_connection(monkeypa
     session = await closed_session(ticket)
     assert kills, "the connection recording the close was killed"
     assert session.close_reason == "client_closed" and session.bytes_to_client > 0
+
+
+def _maintenance_connection():
+    """A connection to the server's maintenance database, from which the test database can be closed and opened."""
+    return psycopg.connect(**{**connection.get_connection_params(), "dbname": "postgres"}, autocommit=True)
+
+
+@pytest.fixture
+def database_outage(db):
+    """The test database refuses every connection (as while PostgreSQL restarts) until the test ends."""
+    name = connection.settings_dict["NAME"]
+    connections.close_all()
+    with _maintenance_connection() as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+
+
+@needs_postgres
+def test_a_database_outage_is_a_503_with_retry_after_json_for_the_api_and_a_page_elsewhere(manager_a, request):
+    client = Client(raise_request_exception=False)
+    client.force_login(manager_a)
+    request.getfixturevalue("database_outage")
+
+    api = client.get(reverse("api:console-session-list"))
+    assert api.status_code == 503 and int(api["Retry-After"]) > 0
+    assert api.json() == {"detail": "The service is temporarily unavailable: try again shortly.", "code": "unavailable"}
+    page = client.get(reverse("portal:home"))
+    assert page.status_code == 503 and int(page["Retry-After"]) > 0
+    assert "Temporarily unavailable" in page.content.decode()
