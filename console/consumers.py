@@ -110,7 +110,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.session = await database_sync_to_async(services.console_session_claim)(
-            token=self.scope["url_route"]["kwargs"]["token"],
+            token=services.console_token_offered(self.scope.get("subprotocols", [])),
             user=self.scope["user"],
             channel_name=self.channel_name,
             client_ip=scope_client_ip(self.scope),
@@ -119,6 +119,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if self.session is None:
             await self.close()  # before accept: the handshake is refused with 403
             return
+        # Never the token's subprotocol: the answer names `binary` only.
         await self.accept("binary" if "binary" in self.scope.get("subprotocols", []) else None)
         self.browser = QueueEndpoint(self._send_bytes, self._close_browser)
         self.relay_task = asyncio.create_task(self._run())

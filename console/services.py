@@ -32,6 +32,10 @@ HEARTBEAT_INTERVAL = timedelta(seconds=30)
 HEARTBEAT_LOST = 3 * HEARTBEAT_INTERVAL
 # The channel-layer message that ends a session: a control message, never console bytes.
 TERMINATE_MESSAGE = "console.terminate"
+# The console WebSocket: the one-time token travels as a subprotocol (`Sec-WebSocket-Protocol`) beside `binary`,
+# never in the URL, so it reaches no access log (the web process's, the proxy's) and no Referer.
+WEBSOCKET_PATH = "/ws/console/"
+TOKEN_PROTOCOL = "console-token."
 
 
 def _token_hash(token: str) -> str:
@@ -49,8 +53,14 @@ class ConsoleTicket:
     token: str  # 256 random bits; only its hash is stored
 
     @property
-    def websocket_path(self) -> str:
-        return f"/ws/console/{self.token}/"
+    def websocket_protocols(self) -> list[str]:
+        """The subprotocols to open WEBSOCKET_PATH with; the server answers with `binary`."""
+        return ["binary", f"{TOKEN_PROTOCOL}{self.token}"]
+
+
+def console_token_offered(subprotocols: list[str]) -> str:
+    """The one-time token a WebSocket offered among its subprotocols, or ''."""
+    return next((name.removeprefix(TOKEN_PROTOCOL) for name in subprotocols if name.startswith(TOKEN_PROTOCOL)), "")
 
 
 def _audit(action: str, session: ConsoleSession, *, actor, client_ip: str | None, **details) -> None:

@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from console.models import ConsoleSession
-from console.services import console_session_request
+from console.services import TOKEN_PROTOCOL, WEBSOCKET_PATH, console_session_request
 from nexus.asgi import application
 from servers.proxmox.rfb import PROTOCOL_VERSION_3_8
 
@@ -26,12 +26,13 @@ def cookie_for(user) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def open_socket(user, path, origin=b"http://localhost", cookie: bytes | None = None):
-    """The console WebSocket at `path`, logged in as `user` (or with the session `cookie` given)."""
+async def open_socket(user, token: str, origin=b"http://localhost", cookie: bytes | None = None):
+    """The console WebSocket offering `token`, logged in as `user` (or with the session `cookie` given)."""
     headers = [(b"origin", origin), (b"host", b"localhost")]
     if user is not None or cookie is not None:
         headers.append((b"cookie", cookie or await sync_to_async(cookie_for)(user)))
-    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=["binary"])
+    subprotocols = ["binary", f"{TOKEN_PROTOCOL}{token}"]
+    communicator = WebsocketCommunicator(application, WEBSOCKET_PATH, headers=headers, subprotocols=subprotocols)
     connected, detail = await communicator.connect(timeout=5)
     return communicator, connected, detail
 

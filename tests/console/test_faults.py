@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from audit.models import AuditEvent
 from console import consumers, services
 from console.models import ConsoleSession
-from console.services import console_session_terminate
+from console.services import WEBSOCKET_PATH, console_session_terminate
 from console.tasks import close_stale_sessions
 from servers.proxmox.rfb import KEY_EVENT
 from tests.console.sockets import (
@@ -143,7 +143,7 @@ async def released(ticket) -> ConsoleSession:
 
 async def open_console(user, server):
     ticket = await sync_to_async(ticket_for)(user, server)
-    communicator, connected, _ = await open_socket(user, ticket.websocket_path)
+    communicator, connected, _ = await open_socket(user, ticket.token)
     assert connected
     browser = Browser(communicator)
     await browser.handshake()
@@ -298,7 +298,7 @@ def web_process(tmp_path):
         except OSError:
             assert process.poll() is None, (tmp_path / "web.log").read_text()
             subprocess.run(["sleep", "0.05"], check=True)
-    yield process, port
+    yield process, port, tmp_path / "web.log"
     if process.poll() is None:
         process.kill()
     process.wait(10)
@@ -307,13 +307,13 @@ def web_process(tmp_path):
 
 async def console_on(process_port, user, server):
     """A console opened on the web process, once its relay greets the browser (RFB version)."""
-    _, port = process_port
+    _, port, _ = process_port
     ticket = await sync_to_async(ticket_for)(user, server)
     cookie = (await sync_to_async(cookie_for)(user)).decode()
     socket = await connect(
-        f"ws://127.0.0.1:{port}{ticket.websocket_path}",
+        f"ws://127.0.0.1:{port}{WEBSOCKET_PATH}",
         origin=f"http://127.0.0.1:{port}",
-        subprotocols=["binary"],
+        subprotocols=ticket.websocket_protocols,
         additional_headers={"Cookie": cookie},
     )
     assert len(await socket.recv()) == 12
@@ -322,7 +322,7 @@ async def console_on(process_port, user, server):
 
 @needs_postgres
 async def test_a_web_process_stopping_closes_its_consoles_records(web_process, manager_a, sim_server):
-    process, _ = web_process
+    process, _, log = web_process
     ticket, socket = await console_on(web_process, manager_a, sim_server)
     process.send_signal(signal.SIGTERM)
     # (What the page is told then, and its reconnect, are the restart issue's: #13.)
@@ -331,13 +331,14 @@ async def test_a_web_process_stopping_closes_its_consoles_records(web_process, m
     await asyncio.to_thread(process.wait, 30)
     session = await ConsoleSession.objects.aget(pk=ticket.session.pk)
     assert (session.close_reason, session.channel_name) == ("shutdown", "")
+    assert '"WSCONNECT /ws/console/"' in log.read_text() and ticket.token not in log.read_text(), "no token logged"
 
 
 @needs_postgres
 async def test_the_consoles_of_a_killed_web_process_are_closed_by_the_task(
     monkeypatch, web_process, manager_a, sim_server
 ):
-    process, _ = web_process
+    process, _, _ = web_process
     ticket, _ = await console_on(web_process, manager_a, sim_server)
     process.kill()
     await asyncio.to_thread(process.wait, 30)

@@ -31,7 +31,7 @@ async def close_connections_of_the_sync_thread():
 async def open_console(user, server, cookie=None):
     """An open, relaying console of `user`: its ticket and its socket."""
     ticket = await sync_to_async(ticket_for)(user, server)
-    communicator, connected, _ = await open_socket(user, ticket.websocket_path, cookie=cookie)
+    communicator, connected, _ = await open_socket(user, ticket.token, cookie=cookie)
     assert connected
     await Browser(communicator).handshake()
     return ticket, communicator

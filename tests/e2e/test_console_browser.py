@@ -38,7 +38,7 @@ USE_TOKEN_TWICE = """async (api) => {
     const ticket = await (await fetch(api, {method: "POST", headers: {"X-CSRFToken": csrf}})).json();
     const url = `ws://${location.host}${ticket.websocket_path}`;
     const open = () => new Promise((resolve) => {
-        const socket = new WebSocket(url, ["binary"]);
+        const socket = new WebSocket(url, ticket.websocket_protocols);
         socket.onopen = () => { resolve({opened: true, protocol: socket.protocol}); socket.close(); };
         socket.onclose = (event) => resolve({opened: false, code: event.code});
     });
@@ -202,3 +202,20 @@ def test_a_dropped_console_reconnects_with_a_new_token(sim_server, manager_a, pv
     pve.faults.clear()
     expect(status).to_have_attribute("data-state", "connected", timeout=10_000)
     assert len(token_requests) == 2
+
+
+# Asks the API for a console token, as an integration would, and returns its answer.
+REQUEST_TICKET = """async (api) => {
+    const csrf = document.cookie.match(/csrftoken=([^;]+)/)[1];
+    return await (await fetch(api, {method: "POST", headers: {"X-CSRFToken": csrf}})).json();
+}"""
+
+
+def test_the_apis_console_url_opens_the_console_with_that_token(sim_server, manager_a, daphne_server, browser):
+    page = log_in(browser, daphne_server, manager_a)
+    ticket = page.evaluate(REQUEST_TICKET, reverse("api:guest-console", args=[sim_server.pk, RUNNING_VM]))
+    token_requests = record_token_requests(page)
+    page.goto(f"{daphne_server.url}{ticket['console_url']}")
+    expect(page.locator("#console-status")).to_have_attribute("data-state", "connected", timeout=10_000)
+    assert token_requests == [], "the page used the token it was handed"
+    assert "#" not in page.url, "the spent token left the address bar"
