@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async as sync_to_async
 from django.db import connections
 from django.utils import timezone
 
-from console import consumers
+from console import consumers, services
 from console.endpoints import UpstreamEndpoint
 from console.models import ConsoleSession
 from console.services import console_session_terminate
@@ -224,3 +224,33 @@ async def test_a_proxmox_that_trickles_closes_as_unreachable_within_the_server_t
     assert await closed_with(communicator) == 4502
     assert time.monotonic() - started < 3
     assert (await closed_session(ticket)).close_reason == "upstream_unreachable"
+
+
+@pytest.fixture
+def fast_heartbeat(monkeypatch):
+    monkeypatch.setattr(services, "HEARTBEAT_INTERVAL", timedelta(seconds=0.2))
+
+
+async def test_a_relay_beats_and_ends_when_its_record_is_closed_without_a_message(
+    fast_heartbeat, manager_a, sim_server
+):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_socket(manager_a, ticket.token)
+    assert connected
+    await Browser(communicator).handshake()
+    opened = await session_of(ticket)
+    await session_once(ticket, lambda session: session.last_seen_at > opened.last_seen_at, "with a later heartbeat")
+    # Closed behind its back (an End the channel layer could not carry, the stale-session task).
+    await ConsoleSession.objects.filter(pk=ticket.session.pk).aupdate(
+        closed_at=timezone.now(), close_reason="withdrawn"
+    )
+    assert await closed_with(communicator) == 4411
+    assert (await session_once(ticket, lambda session: not session.channel_name, "released")).bytes_to_client > 0
+
+
+async def test_a_relay_ends_when_its_record_is_deleted(fast_heartbeat, manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_socket(manager_a, ticket.token)
+    assert connected
+    await ConsoleSession.objects.filter(pk=ticket.session.pk).adelete()
+    assert await closed_with(communicator) == 4411
