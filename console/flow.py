@@ -36,6 +36,8 @@ from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from twisted.internet import defer
 
+from nexus.http import scope_client_ip
+
 from .limits import BROWSER_INPUT_QUEUE, MESSAGE_COST
 
 logger = logging.getLogger(__name__)
@@ -97,12 +99,21 @@ def _cost(message) -> int:
     return len(message.get("bytes") or message.get("text") or "") + MESSAGE_COST
 
 
+def _log_as_forwarded_client(protocol, scope) -> None:
+    """Behind a proxy, the access log names the client as the portal does (nexus.http, TRUSTED_PROXY_COUNT), not the
+    proxy's own address (its port is unknown there: 0)."""
+    client = scope_client_ip(scope)
+    if client and protocol.client_addr and client != protocol.client_addr[0]:
+        protocol.client_addr = [client, 0]
+
+
 def _is_close_with_reason(message) -> bool:
     return message["type"] == "websocket.close" and bool(message.get("reason"))
 
 
 class FlowControlServer(Server):
     def create_application(self, protocol, scope):
+        _log_as_forwarded_client(protocol, scope)
         if scope["type"] != "websocket":
             return super().create_application(protocol, scope)
         # Daphne's own steps, with our input queue instead of an unbounded one.

@@ -46,6 +46,8 @@ from tests.console.sockets import (
 )
 
 OUTAGE = 5.0
+# The browser's address, as the proxy in front of the web process reports it.
+CLIENT = "203.0.113.9"
 
 needs_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL") or not shutil.which("redis-server"),
@@ -278,7 +280,8 @@ def test_a_database_outage_is_a_503_with_retry_after_json_for_the_api_and_a_page
 
 @pytest.fixture
 def web_process(tmp_path):
-    """`python -m console.flow` serving the test database (embedded channel layer), as production runs it."""
+    """`python -m console.flow` serving the test database (embedded channel layer) behind a proxy, as production
+    runs it; yields the process, its port and its log."""
     settings_dict = connection.settings_dict
     database = "postgres://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(**settings_dict)
     env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
@@ -287,7 +290,7 @@ def web_process(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "console.flow", "-b", "127.0.0.1", "-p", str(port), "nexus.asgi:application"],
         cwd=Path(__file__).resolve().parents[2],
-        env={**env, "DATABASE_URL": database},
+        env={**env, "DATABASE_URL": database, "TRUSTED_PROXY_COUNT": "1"},  # behind one proxy
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -314,7 +317,7 @@ async def console_on(process_port, user, server):
         f"ws://127.0.0.1:{port}{WEBSOCKET_PATH}",
         origin=f"http://127.0.0.1:{port}",
         subprotocols=ticket.websocket_protocols,
-        additional_headers={"Cookie": cookie},
+        additional_headers={"Cookie": cookie, "X-Forwarded-For": CLIENT},  # as the proxy adds it
     )
     assert len(await socket.recv()) == 12
     return ticket, socket
@@ -331,7 +334,9 @@ async def test_a_web_process_stopping_closes_its_consoles_records(web_process, m
     await asyncio.to_thread(process.wait, 30)
     session = await ConsoleSession.objects.aget(pk=ticket.session.pk)
     assert (session.close_reason, session.channel_name) == ("shutdown", "")
-    assert '"WSCONNECT /ws/console/"' in log.read_text() and ticket.token not in log.read_text(), "no token logged"
+    # The access log has the console's line, from the client's address (not the proxy's), without the token.
+    assert f"{CLIENT}:0 - - [" in log.read_text() and '"WSCONNECT /ws/console/"' in log.read_text()
+    assert ticket.token not in log.read_text()
 
 
 @needs_postgres
