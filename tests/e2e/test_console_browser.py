@@ -1,6 +1,7 @@
 """The console page in headless Chromium: portal -> daphne -> relay -> simulated Proxmox, and back."""
 
 import os
+import socket
 
 import pytest
 from django.urls import reverse
@@ -219,3 +220,17 @@ def test_the_apis_console_url_opens_the_console_with_that_token(sim_server, mana
     expect(page.locator("#console-status")).to_have_attribute("data-state", "connected", timeout=10_000)
     assert token_requests == [], "the page used the token it was handed"
     assert "#" not in page.url, "the spent token left the address bar"
+
+
+def test_while_redis_does_not_answer_the_page_says_consoles_are_unavailable_and_retries(
+    sim_server, manager_a, daphne_server, browser, settings
+):
+    with socket.socket() as probe:  # a port nothing listens on: a Redis that is down
+        probe.bind(("127.0.0.1", 0))
+        settings.REDIS_URL = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    page = log_in(browser, daphne_server, manager_a)
+    page.goto(console_url(daphne_server, sim_server))
+    status = page.locator("#console-status")
+    expect(status).to_contain_text("Consoles are temporarily unavailable. Reconnecting in")
+    settings.REDIS_URL = ""  # Redis is back (the embedded layer here)
+    expect(status).to_have_attribute("data-state", "connected", timeout=10_000)
