@@ -67,6 +67,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     session = None
     relay = None
     relay_task = None
+    opening = None  # the task asking Proxmox for the console, before the relay exists
     browser = None
     end_reason = None  # why a control message, the heartbeat or the shutdown ended the session
 
@@ -144,12 +145,13 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         self._end(CloseReason[event.get("reason", CloseReason.TERMINATED.name)])
 
     def _end(self, reason: CloseReason) -> None:
-        """End the session for `reason`: the relay closes both sides, or, before it started, the start is abandoned."""
+        """End the session for `reason`: the relay closes both sides, or, before it started, the start is abandoned
+        (never the recording of the close, which follows either)."""
         self.end_reason = self.end_reason or reason
         if self.relay is not None:
             self.relay.terminate(self.end_reason)
-        elif self.relay_task is not None:
-            self.relay_task.cancel()
+        elif self.opening is not None:
+            self.opening.cancel()
 
     async def _send_bytes(self, data: bytes) -> None:
         await self.send(bytes_data=data)
@@ -176,10 +178,11 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def _relay_session(self) -> CloseReason:
         session = self.session
         started = time.monotonic()
+        self.opening = asyncio.ensure_future(
+            proxmox.open_console(session.server.connection(), session.node, session.guest_type, session.vmid)
+        )
         try:
-            upstream = await proxmox.open_console(
-                session.server.connection(), session.node, session.guest_type, session.vmid
-            )
+            upstream = await self.opening
         except proxmox.ProxmoxError as error:
             logger.info("console session %s: Proxmox refused or failed: %s", session.pk, error.message)
             metric_record(
@@ -208,6 +211,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             password=upstream.password,
             limits=_limits(session.tenant),
         )
+        if self.end_reason is not None:  # ended before Proxmox was asked
+            self.relay.terminate(self.end_reason)
         return await self.relay.run()
 
     async def _heartbeat(self) -> None:
