@@ -57,6 +57,10 @@ needs_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="kills PostgreSQL connections: runs where DATABASE_URL names a PostgreSQL database",
 )
+shares_the_database = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="runs a web process on the test database: runs where DATABASE_URL names a PostgreSQL database",
+)
 pytestmark = [pytest.mark.faults, pytest.mark.django_db(transaction=True)]
 
 
@@ -323,7 +327,7 @@ async def console_on(process_port, user, server):
     return ticket, socket
 
 
-@needs_postgres
+@shares_the_database
 async def test_a_web_process_stopping_closes_its_consoles_records(web_process, manager_a, sim_server):
     process, _, log = web_process
     ticket, socket = await console_on(web_process, manager_a, sim_server)
@@ -339,7 +343,7 @@ async def test_a_web_process_stopping_closes_its_consoles_records(web_process, m
     assert ticket.token not in log.read_text()
 
 
-@needs_postgres
+@shares_the_database
 async def test_the_consoles_of_a_killed_web_process_are_closed_by_the_task(
     monkeypatch, web_process, manager_a, sim_server
 ):
