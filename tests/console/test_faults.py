@@ -134,12 +134,13 @@ async def typed(pve, text: str) -> str:
     return pve.guest(RUNNING_VM).typed_text()
 
 
-async def channel_layer_failed(caplog) -> None:
+async def logged(caplog, text: str) -> None:
+    """Once the consumer has logged `text` (it met the fault)."""
     for _ in range(200):
-        if any("the channel layer failed" in record.getMessage() for record in caplog.records):
+        if any(text in record.getMessage() for record in caplog.records):
             return
         await asyncio.sleep(0.05)
-    raise AssertionError("the consumer never saw the channel layer fail")
+    raise AssertionError(f"never logged: {text}")
 
 
 async def released(ticket) -> ConsoleSession:
@@ -164,7 +165,7 @@ async def test_a_console_keeps_relaying_through_a_redis_outage_and_hears_an_end_
     ticket, communicator, browser = await open_console(manager_a, sim_server)
 
     own_redis.stop()
-    await channel_layer_failed(caplog)
+    await logged(caplog, "the channel layer failed")
     await browser.send(key("a"))
     assert await typed(pve, "a") == "a", "the console relays while Redis is down"
     await asyncio.sleep(OUTAGE)
@@ -223,6 +224,25 @@ async def test_a_new_console_during_a_redis_outage_is_refused_without_a_ticket_o
     assert answer.status_code == 201
 
 
+@needs_postgres
+async def test_a_console_relays_through_a_database_outage_and_its_close_is_recorded_after_it(
+    monkeypatch, caplog, database_outage, manager_a, sim_server, pve
+):
+    monkeypatch.setattr(services, "HEARTBEAT_INTERVAL", timedelta(seconds=0.2))
+    ticket, communicator, browser = await open_console(manager_a, sim_server)
+    await asgiref.sync.sync_to_async(database_outage.start)()
+    await browser.send(key("a"))
+    assert await typed(pve, "a") == "a", "the console relays while the database is down"
+    await logged(caplog, "heartbeat failed")  # and the console goes on
+    await communicator.disconnect()  # the browser leaves during the outage: its close cannot be recorded yet
+    await logged(caplog, "recording its close failed")
+
+    await asgiref.sync.sync_to_async(database_outage.end)()
+    await asgiref.sync.sync_to_async(connections.close_all)()
+    session = await released(ticket)
+    assert session.close_reason == "client_closed" and session.bytes_to_server > 0
+
+
 def _terminate_backend(pid: int) -> None:
     """pg_terminate_backend from a connection of its own, as an operator or a failover would."""
     params = connection.get_connection_params()
@@ -254,25 +274,36 @@ def _maintenance_connection():
     return psycopg.connect(**{**connection.get_connection_params(), "dbname": "postgres"}, autocommit=True)
 
 
+class DatabaseOutage:
+    """The test database refusing every connection (as while PostgreSQL restarts), its open ones killed."""
+
+    def __init__(self) -> None:
+        self.name = connection.settings_dict["NAME"]
+        self.admin = _maintenance_connection()
+
+    def start(self) -> None:
+        connections.close_all()
+        self.admin.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false')
+        self.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [self.name])
+
+    def end(self) -> None:
+        self.admin.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true')
+
+
 @pytest.fixture
 def database_outage(db):
-    """The test database refuses every connection (as while PostgreSQL restarts) until the test ends."""
-    name = connection.settings_dict["NAME"]
-    connections.close_all()
-    with _maintenance_connection() as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-        try:
-            yield
-        finally:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    outage = DatabaseOutage()
+    yield outage
+    outage.end()
+    outage.admin.close()
+    connections.close_all()  # this thread's was killed: the test database's flush opens a new one
 
 
 @needs_postgres
-def test_a_database_outage_is_a_503_with_retry_after_json_for_the_api_and_a_page_elsewhere(manager_a, request):
+def test_a_database_outage_is_a_503_with_retry_after_json_for_the_api_and_a_page_elsewhere(manager_a, database_outage):
     client = Client(raise_request_exception=False)
     client.force_login(manager_a)
-    request.getfixturevalue("database_outage")
+    database_outage.start()
 
     api = client.get(reverse("api:console-session-list"))
     assert api.status_code == 503 and int(api["Retry-After"]) > 0
