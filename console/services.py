@@ -135,7 +135,7 @@ def console_session_claim(
             token_hash=_token_hash(token)
         )
     if not _still_allowed(session):
-        console_session_close(session=session, reason=CloseReason.FORBIDDEN)
+        console_session_release(session=session, reason=CloseReason.FORBIDDEN)  # no relay will run
         return None
     _audit("console opened", session, actor=user, client_ip=client_ip)
     _announce("console.opened", session)

@@ -191,7 +191,8 @@ async def test_losing_the_permission_before_connecting_is_refused(manager_a, sim
     await Membership.objects.filter(user=manager_a).aupdate(role="viewer")
     _, connected, _ = await open_socket(manager_a, ticket.token)
     assert not connected
-    assert (await session_of(ticket)).close_reason == "forbidden"
+    session = await session_of(ticket)
+    assert (session.close_reason, session.channel_name) == ("forbidden", ""), "ended, with no relay to tell"
 
 
 async def test_a_guest_stopped_after_the_request_closes_with_its_reason(manager_a, sim_server, pve):
