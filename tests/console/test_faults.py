@@ -40,7 +40,7 @@ from tests.console.sockets import (
     closed_session,
     closed_with,
     cookie_for,
-    open_socket,
+    open_console_socket,
     session_once,
     ticket_for,
 )
@@ -150,7 +150,7 @@ async def released(ticket) -> ConsoleSession:
 
 async def open_console(user, server):
     ticket = await sync_to_async(ticket_for)(user, server)
-    communicator, connected, _ = await open_socket(user, ticket.token)
+    communicator, connected, _ = await open_console_socket(user, ticket.token)
     assert connected
     browser = Browser(communicator)
     await browser.handshake()
