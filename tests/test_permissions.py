@@ -590,7 +590,7 @@ WEBSOCKET_ROUTES = {
     ),
     # A tenant's live events: who reaches the tenant (members, and who holds a server or a guest of it alone).
     r"^ws/tenants/(?P<slug>[-a-zA-Z0-9_]{1,100})/events/$": (
-        lambda user, objects: f"/ws/tenants/{objects['tenant']}/events/",
+        lambda user, objects: (f"/ws/tenants/{objects['tenant']}/events/", ["binary"]),
         {
             **everyone(False),
             "grantee": True,
