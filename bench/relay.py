@@ -248,25 +248,27 @@ class Paths:
         await console.handshake(upstream.password)
         return console
 
-    def tickets(self, vmids) -> list[str]:
-        """One-time console paths (sync: Django ORM and the Proxmox API)."""
+    def tickets(self, vmids) -> list[list[str]]:
+        """One-time console tokens, as the subprotocols to offer (sync: Django ORM and the Proxmox API)."""
         from console.services import console_session_request
 
         return [
             console_session_request(
                 user=self.fixture.user, server=self.fixture.server, vmid=vmid, client_ip="127.0.0.1"
-            ).websocket_path
+            ).websocket_protocols
             for vmid in vmids
         ]
 
-    async def relay(self, path: str | None = None) -> Console:
+    async def relay(self, protocols: list[str] | None = None) -> Console:
         from websockets.asyncio.client import connect
 
-        if path is None:
-            (path,) = await asyncio.to_thread(self.tickets, [100])
+        from console.services import WEBSOCKET_PATH
+
+        if protocols is None:
+            (protocols,) = await asyncio.to_thread(self.tickets, [100])
         ws = await connect(
-            f"ws://127.0.0.1:{self.daphne_port}{path}",
-            subprotocols=["binary"],
+            f"ws://127.0.0.1:{self.daphne_port}{WEBSOCKET_PATH}",
+            subprotocols=protocols,
             origin=f"http://127.0.0.1:{self.daphne_port}",
             additional_headers={"Cookie": self.fixture.cookie},
             **CLIENT_OPTIONS,
@@ -371,8 +373,8 @@ class IdleResult:
 
 
 async def measure_idle(paths: Paths, count: int, idle_seconds: float, daphne_pid: int, batch: int) -> IdleResult:
-    async def open_idle(path):
-        console = await paths.relay(path)
+    async def open_idle(protocols):
+        console = await paths.relay(protocols)
         await console.command("idle")
         return console
 
@@ -383,10 +385,10 @@ async def measure_idle(paths: Paths, count: int, idle_seconds: float, daphne_pid
     try:
         while len(consoles) < count:
             # Tokens live 60 s: ask for a batch, open it, then the next.
-            ticket_paths = await asyncio.to_thread(
+            tickets = await asyncio.to_thread(
                 paths.tickets, [next(guests) for _ in range(min(batch, count - len(consoles)))]
             )
-            consoles += await bounded_gather((open_idle(path) for path in ticket_paths), 20)
+            consoles += await bounded_gather((open_idle(protocols) for protocols in tickets), 20)
         open_seconds = time.perf_counter() - started
         await asyncio.sleep(1.0)  # let the last handshakes' work finish
         cpu_before, idle_started = cpu_seconds(daphne_pid), time.perf_counter()

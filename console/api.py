@@ -14,7 +14,7 @@ from vms.selectors import guest_access_for_user
 
 from .models import ConsoleSession
 from .selectors import console_sessions_for_user
-from .services import console_session_request, console_session_terminate
+from .services import WEBSOCKET_PATH, console_session_request, console_session_terminate
 
 
 class ConsoleSessionSerializer(serializers.ModelSerializer):
@@ -97,6 +97,7 @@ class ConsoleRequestView(APIView):
                 {
                     "session": serializers.IntegerField(),
                     "websocket_path": serializers.CharField(),
+                    "websocket_protocols": serializers.ListField(child=serializers.CharField()),
                     "console_url": serializers.CharField(),
                     "expires_at": serializers.DateTimeField(),
                 },
@@ -108,8 +109,10 @@ class ConsoleRequestView(APIView):
         ticket = console_session_request(user=request.user, server=server, vmid=vmid, client_ip=client_ip(request))
         body = {
             "session": ticket.session.pk,
-            "websocket_path": ticket.websocket_path,
-            "console_url": reverse("console:page", args=[server.pk, vmid]),
+            "websocket_path": WEBSOCKET_PATH,
+            "websocket_protocols": ticket.websocket_protocols,
+            # The console page opened with this very token; in the fragment, which reaches no server log or Referer.
+            "console_url": f"{reverse('console:page', args=[server.pk, vmid])}#token={ticket.token}",
             "expires_at": ticket.session.token_expires_at,
         }
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})

@@ -29,12 +29,18 @@ or pass `FlowControlServer` wherever a daphne `Server` class is chosen (for exam
 """
 
 import asyncio
+import logging
 from functools import partial
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from twisted.internet import defer
+
+from nexus.http import scope_client_ip
 
 from .limits import BROWSER_INPUT_QUEUE, MESSAGE_COST
+
+logger = logging.getLogger(__name__)
 
 
 class WriteGate:
@@ -93,12 +99,21 @@ def _cost(message) -> int:
     return len(message.get("bytes") or message.get("text") or "") + MESSAGE_COST
 
 
+def _log_as_forwarded_client(protocol, scope) -> None:
+    """Behind a proxy, the access log names the client as the portal does (nexus.http, TRUSTED_PROXY_COUNT), not the
+    proxy's own address (its port is unknown there: 0)."""
+    client = scope_client_ip(scope)
+    if client and protocol.client_addr and client != protocol.client_addr[0]:
+        protocol.client_addr = [client, 0]
+
+
 def _is_close_with_reason(message) -> bool:
     return message["type"] == "websocket.close" and bool(message.get("reason"))
 
 
 class FlowControlServer(Server):
     def create_application(self, protocol, scope):
+        _log_as_forwarded_client(protocol, scope)
         if scope["type"] != "websocket":
             return super().create_application(protocol, scope)
         # Daphne's own steps, with our input queue instead of an unbounded one.
@@ -133,6 +148,17 @@ class FlowControlServer(Server):
             and "disconnected" not in connection
             and getattr(protocol, "state", None) == getattr(protocol, "STATE_OPEN", object())
         )
+
+    def kill_all_applications(self):
+        # Daphne's own steps, for connections that still have an application: daphne 4.2 removes a finished one's
+        # before the connection goes (an HTTP request answered a moment ago), then fails here with a KeyError and
+        # cancels nothing, so on SIGTERM no console ended its relay or recorded its close.
+        running = [details.get("application_instance") for details in self.connections.values()]
+        running = [instance for instance in running if instance is not None and not instance.done()]
+        for instance in running:
+            instance.cancel()
+        logger.info("Killed %i pending application instances", len(running))
+        return defer.Deferred.fromFuture(asyncio.gather(*running)).addErrback(lambda failure: None)
 
     def protocol_disconnected(self, protocol):
         super().protocol_disconnected(protocol)

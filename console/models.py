@@ -37,7 +37,10 @@ class ConsoleSession(models.Model):
     bytes_to_client = models.BigIntegerField(default=0)
     bytes_to_server = models.BigIntegerField(default=0)
     close_reason = models.CharField(max_length=32, choices=CLOSE_REASONS, blank=True)
+    # The consumer's channel while its relay lives: emptied when the relay ends (or is found lost).
     channel_name = models.CharField(max_length=255, blank=True, editable=False)
+    # The relay's heartbeat: a session whose relay stopped beating lost its process (console.services).
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
     # SHA-256 of the login session's key the console was opened from: logging out of it ends the console.
     login_hash = models.CharField(max_length=64, blank=True, editable=False)
 

@@ -26,8 +26,6 @@ logger = logging.getLogger(__name__)
 
 # Closing must not hang teardown when a peer stopped answering.
 CLOSE_TIMEOUT = 5.0
-# Close code for the browser when run() itself is cancelled (server shutting down).
-GOING_AWAY = 1001
 
 
 class CloseReason(enum.Enum):
@@ -53,6 +51,11 @@ class CloseReason(enum.Enum):
     ERROR = (4500, "The console failed.")
     UPSTREAM_CLOSED = (4501, "Proxmox closed the console (the guest may have stopped).")
     UPSTREAM_UNREACHABLE = (4502, "Proxmox is unreachable.")
+    # The web process stops (restart, deploy; also when run() itself is cancelled): the page reconnects.
+    SHUTDOWN = (1001, "The server is shutting down.")
+    # Recorded by the stale-session task for a relay that stopped beating (its process died); a relay that still
+    # lives and finds its record closed so ends with it, and the page reconnects.
+    RELAY_LOST = (4503, "The portal lost this console's relay.")
 
     @property
     def final(self) -> bool:
@@ -153,7 +156,7 @@ class Relay:
         try:
             reason = await self._session()
         except asyncio.CancelledError:
-            await self._teardown(GOING_AWAY, "The server is shutting down.")
+            await self._teardown(CloseReason.SHUTDOWN.code, CloseReason.SHUTDOWN.text)
             raise
         except Exception:
             logger.exception("console relay failed")

@@ -2,6 +2,7 @@ from django.urls import re_path
 
 from .consumers import ConsoleConsumer
 
+# The one-time token comes as a subprotocol, not in the path (console.services.TOKEN_PROTOCOL).
 websocket_urlpatterns = [
-    re_path(r"^ws/console/(?P<token>[A-Za-z0-9_-]{20,100})/$", ConsoleConsumer.as_asgi()),
+    re_path(r"^ws/console/$", ConsoleConsumer.as_asgi()),
 ]

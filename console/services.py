@@ -1,6 +1,7 @@
 """Console sessions: one-time tokens for the browser, the claim by the WebSocket, the record, termination."""
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -8,11 +9,12 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
 from nexus.errors import ApplicationError
+from nexus.health import redis_answers
 from servers.models import ProxmoxServer
 from tenants import roles
 from tenants.events import tenant_event_publish
@@ -21,11 +23,19 @@ from vms.selectors import guest_permissions, server_guest
 from .models import ConsoleSession
 from .relay import CloseReason
 
+logger = logging.getLogger(__name__)
+
 TOKEN_LIFETIME = timedelta(seconds=60)
-# A relay always ends by its tenant's maximum duration; an open record well past it lost its process.
-STALE_MARGIN = timedelta(minutes=5)
+# Each relay tells its record it lives this often, and learns whether it was ended meanwhile (an End the channel
+# layer could not carry, a record deleted with its user). One that missed three beats lost its process.
+HEARTBEAT_INTERVAL = timedelta(seconds=30)
+HEARTBEAT_LOST = 3 * HEARTBEAT_INTERVAL
 # The channel-layer message that ends a session: a control message, never console bytes.
 TERMINATE_MESSAGE = "console.terminate"
+# The console WebSocket: the one-time token travels as a subprotocol (`Sec-WebSocket-Protocol`) beside `binary`,
+# never in the URL, so it reaches no access log (the web process's, the proxy's) and no Referer.
+WEBSOCKET_PATH = "/ws/console/"
+TOKEN_PROTOCOL = "console-token."
 
 
 def _token_hash(token: str) -> str:
@@ -43,8 +53,14 @@ class ConsoleTicket:
     token: str  # 256 random bits; only its hash is stored
 
     @property
-    def websocket_path(self) -> str:
-        return f"/ws/console/{self.token}/"
+    def websocket_protocols(self) -> list[str]:
+        """The subprotocols to open WEBSOCKET_PATH with; the server answers with `binary`."""
+        return ["binary", f"{TOKEN_PROTOCOL}{self.token}"]
+
+
+def console_token_offered(subprotocols: list[str]) -> str:
+    """The one-time token a WebSocket offered among its subprotocols, or ''."""
+    return next((name.removeprefix(TOKEN_PROTOCOL) for name in subprotocols if name.startswith(TOKEN_PROTOCOL)), "")
 
 
 def _audit(action: str, session: ConsoleSession, *, actor, client_ip: str | None, **details) -> None:
@@ -70,6 +86,11 @@ def console_session_request(*, user, server: ProxmoxServer, vmid: int, client_ip
         raise ApplicationError("You may not open this guest's console.", status=403, code="forbidden")
     if not server.tenant.console_enabled:
         raise ApplicationError("Consoles are turned off for this tenant.", status=403, code="console_disabled")
+    if not redis_answers():
+        # The console could not be ended or withdrawn at once: no Proxmox ticket and no record until it returns.
+        raise ApplicationError(
+            "Consoles are temporarily unavailable.", status=503, code="console_unavailable", retry_after=5
+        )
     guest = server_guest(server=server, vmid=vmid, fresh=True)
     if guest.status != "running":
         raise ApplicationError(f"{guest.name} is not running.", status=409, code="guest_not_running")
@@ -107,14 +128,14 @@ def console_session_claim(
             opened_at__isnull=True,
             closed_at__isnull=True,  # ended by an administrator before it was used
             token_expires_at__gt=now,
-        ).update(opened_at=now, channel_name=channel_name, login_hash=login_hash(login_key))
+        ).update(opened_at=now, last_seen_at=now, channel_name=channel_name, login_hash=login_hash(login_key))
         if not claimed:
             return None
         session = ConsoleSession.objects.select_related("user", "server__tenant", "tenant").get(
             token_hash=_token_hash(token)
         )
     if not _still_allowed(session):
-        console_session_close(session=session, reason=CloseReason.FORBIDDEN)
+        console_session_release(session=session, reason=CloseReason.FORBIDDEN)  # no relay will run
         return None
     _audit("console opened", session, actor=user, client_ip=client_ip)
     _announce("console.opened", session)
@@ -150,35 +171,81 @@ def console_session_close(
     return bool(ended)
 
 
+def console_session_release(
+    *, session: ConsoleSession, reason: CloseReason, bytes_to_client: int = 0, bytes_to_server: int = 0
+) -> bool:
+    """The relay's own close, whatever ended it (the browser, Proxmox, an End, the process shutting down): the end
+    is recorded as console_session_close does, and the session no longer has a relay to tell."""
+    with transaction.atomic():
+        ended = console_session_close(
+            session=session, reason=reason, bytes_to_client=bytes_to_client, bytes_to_server=bytes_to_server
+        )
+        ConsoleSession.objects.filter(pk=session.pk).update(channel_name="")
+    return ended
+
+
+def console_session_heartbeat(*, session: ConsoleSession) -> CloseReason | None:
+    """The relay's beat: records that it lives; answers why it must end when its record was closed meanwhile, or
+    deleted (with its user, tenant or server), and None while the session goes on."""
+    if ConsoleSession.objects.open().filter(pk=session.pk).update(last_seen_at=timezone.now()):
+        return None
+    record = ConsoleSession.objects.filter(pk=session.pk).values_list("close_reason", flat=True).first()
+    if record is None:
+        return CloseReason.WITHDRAWN
+    return CloseReason[record.upper()] if record else CloseReason.ERROR
+
+
 def console_sessions_close_stale() -> int:
-    """Close the records no relay will close: tokens that expired unused, and sessions recorded as open past their
-    tenant's maximum duration (their process died). Returns how many."""
+    """Close the records no relay will close: tokens that expired unused, and sessions whose relay stopped beating
+    (its process died), recorded as RELAY_LOST. Returns how many."""
     now = timezone.now()
     unused = ConsoleSession.objects.filter(opened_at__isnull=True, closed_at__isnull=True, token_expires_at__lte=now)
     expired = unused.update(closed_at=now, close_reason=CloseReason.TOKEN_EXPIRED.name.lower())
-    stale = [
-        session
-        for session in ConsoleSession.objects.open().select_related("tenant")
-        if session.opened_at + timedelta(seconds=session.tenant.console_max_duration) + STALE_MARGIN < now
-    ]
-    for session in stale:
-        console_session_close(session=session, reason=CloseReason.ERROR)
-    return expired + len(stale)
+    silent = Q(last_seen_at__lt=now - HEARTBEAT_LOST) | Q(last_seen_at__isnull=True, opened_at__lt=now - HEARTBEAT_LOST)
+    with transaction.atomic():
+        lost = (
+            ConsoleSession.objects.open()
+            .filter(silent)
+            .update(closed_at=now, close_reason=CloseReason.RELAY_LOST.name.lower(), channel_name="")
+        )
+        # Ended by an End or a withdrawal whose relay then died with its process: nothing is left to tell.
+        ConsoleSession.objects.closed().filter(silent).exclude(channel_name="").update(channel_name="")
+    return expired + lost
 
 
-def _tell_consumer(session: ConsoleSession, reason: CloseReason) -> None:
-    """Ask the session's consumer, wherever it runs, to close both sides with `reason`."""
-    if session.channel_name:
-        message = {"type": TERMINATE_MESSAGE, "reason": reason.name}
+def _tell_consumer(session: ConsoleSession, reason: CloseReason) -> bool:
+    """Ask the session's consumer, wherever it runs, to close both sides with `reason`. False when the channel layer
+    could not carry the message: the relay then learns it from its record on its next heartbeat."""
+    if not session.channel_name:
+        return True
+    message = {"type": TERMINATE_MESSAGE, "reason": reason.name}
+    try:
         async_to_sync(get_channel_layer().send)(session.channel_name, message)
+    except Exception as error:  # whatever the layer's backend raises (Redis down, timed out)
+        logger.warning("console session %s: the channel layer could not carry the end: %r", session.pk, error)
+        return False
+    return True
 
 
 def console_session_terminate(*, session: ConsoleSession, actor, client_ip: str | None = None) -> None:
-    """End a session: recorded as ended at once; its consumer gets a control message and closes both sides."""
-    if not console_session_close(session=session, reason=CloseReason.TERMINATED):
-        raise ApplicationError("This console session has already ended.", status=409, code="already_closed")
-    _tell_consumer(session, CloseReason.TERMINATED)
-    _audit("console terminated", session, actor=actor, client_ip=client_ip, user=session.user.get_username())
+    """End a session: recorded as ended at once; its consumer gets a control message and closes both sides (or,
+    when the channel layer is down, learns it from the record on its next heartbeat). Ending a session already
+    ended sends the message again while its relay lives; once the relay is gone it is refused."""
+    ended = console_session_close(session=session, reason=CloseReason.TERMINATED)
+    if not ended:
+        session.refresh_from_db(fields=["channel_name", "closed_at"])
+        if not session.channel_name:
+            raise ApplicationError("This console session has already ended.", status=409, code="already_closed")
+    delivered = _tell_consumer(session, CloseReason.TERMINATED)
+    _audit(
+        "console terminated",
+        session,
+        actor=actor,
+        client_ip=client_ip,
+        user=session.user.get_username(),
+        **({} if ended else {"repeated": True}),
+        **({} if delivered else {"told_by": "heartbeat"}),
+    )
 
 
 def _withdraw(session: ConsoleSession, why: str) -> bool:

@@ -15,7 +15,7 @@ from vms.selectors import guest_access_for_user, guest_for_user
 
 from .relay import CloseReason
 from .selectors import console_session_for_user, console_sessions_for_user, console_tenants_for_user
-from .services import console_session_terminate
+from .services import TOKEN_PROTOCOL, WEBSOCKET_PATH, console_session_terminate
 
 RECENT_CLOSED_SESSIONS = 50
 # The page follows the live events of at most this many tenants (a platform admin chooses one to follow it live).
@@ -25,8 +25,9 @@ LIVE_TENANTS = 10
 @login_required
 @require_safe
 def console_page(request, server_id: int, vmid: int):
-    """The noVNC page. It holds no token: console.js asks the API for a fresh one per connection. A stopped guest
-    is offered Start when the user may start it; the console connects once it runs."""
+    """The noVNC page. It holds no token: console.js asks the API for a fresh one per connection (the first may come
+    in the URL's fragment, from the API's `console_url`). A stopped guest is offered Start when the user may start
+    it; the console connects once it runs."""
     found = guest_access_for_user(request.user, server_id, vmid)
     server = found.server
     context = {"server": server, "vmid": vmid, "guest": None, "problem": None}
@@ -42,6 +43,7 @@ def console_page(request, server_id: int, vmid: int):
         context["problem"] = f"Proxmox did not answer as expected: {error.message}" if upstream else error.message
         return render(request, "console/page.html", context, status=error.status)
     context["console_api"] = reverse("api:guest-console", args=[server.pk, vmid])
+    context["websocket_path"], context["token_protocol"] = WEBSOCKET_PATH, TOKEN_PROTOCOL
     context["guest_api"] = reverse("api:guest-detail", args=[server.pk, vmid])
     may_start = roles.POWER_GUESTS in found.perms and "start" in server.tenant.allowed_power_actions
     if may_start and not guest.template:

@@ -33,7 +33,8 @@ def exception_handler(exc, context):
             exc = translate(exc)
             break
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.message, exc.code), status=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return Response(error_body(exc.message, exc.code), status=exc.status, headers=headers)
     if isinstance(exc, DjangoValidationError):  # a service's checks of a model, field by field, as a serializer's
         exc = ValidationError(as_serializer_error(exc))
     response = drf_exception_handler(exc, context)

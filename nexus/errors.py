@@ -3,9 +3,10 @@ class ApplicationError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, *, status: int | None = None, code: str = "error"):
+    def __init__(self, message: str, *, status: int | None = None, code: str = "error", retry_after: int | None = None):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.retry_after = retry_after  # seconds, for a passing outage (503): sent as Retry-After
         if status is not None:
             self.status = status

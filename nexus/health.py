@@ -29,7 +29,8 @@ def _database_answers() -> bool:
         return False
 
 
-def _redis_answers() -> bool:
+def redis_answers() -> bool:
+    """Whether Redis (the channel layer and the broker) answers now; always in embedded mode."""
     if not settings.REDIS_URL:
         return True  # embedded mode: nothing to reach
     try:
@@ -39,7 +40,7 @@ def _redis_answers() -> bool:
         with client:
             return bool(client.ping())
     except redis.RedisError as error:
-        logger.warning("readyz: Redis does not answer: %s", error)
+        logger.warning("Redis does not answer: %s", error)
         return False
 
 
@@ -48,7 +49,7 @@ def health_endpoints(get_response):
         if request.path == "/healthz":
             return JsonResponse({"status": "ok"})
         if request.path == "/readyz":
-            ready = _database_answers() and _redis_answers()
+            ready = _database_answers() and redis_answers()
             return JsonResponse({"status": "ready" if ready else "unavailable"}, status=200 if ready else 503)
         return get_response(request)
 

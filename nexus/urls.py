@@ -54,3 +54,4 @@ urlpatterns = [
 ]
 
 handler404 = "nexus.views.page_not_found"
+handler500 = "nexus.views.server_error"

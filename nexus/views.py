@@ -1,8 +1,12 @@
 """The portal's home: what the user may see across the apps (nexus sits on top of them)."""
 
+import sys
+
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.views import defaults
 from django.views.decorators.http import require_safe
 
@@ -16,6 +20,8 @@ from .selectors import platform_overview
 
 # The parts of the dashboard that live updates fetch again (templates/portal/includes/dashboard_<part>.html).
 DASHBOARD_PARTS = ("stats", "servers")
+# Seconds a client is asked to wait when the database does not answer (restarting, failing over).
+DATABASE_RETRY_AFTER = 10
 
 
 @login_required
@@ -57,3 +63,17 @@ def page_not_found(request, exception):
     if request.path.startswith(API_PREFIX):
         return JsonResponse(error_body("Not found.", "not_found"), status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """500, or 503 with Retry-After when the database does not answer (an outage, not a bug): JSON in the API's
+    error shape under /api/, the product's page elsewhere (rendered without a request: the database is not asked)."""
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        status, template, headers = 503, "503.html", {"Retry-After": str(DATABASE_RETRY_AFTER)}
+        body = error_body("The service is temporarily unavailable: try again shortly.", "unavailable")
+    else:
+        status, template, headers = 500, "500.html", {}
+        body = error_body("The server failed to answer this request.", "server_error")
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(body, status=status, headers=headers)
+    return HttpResponse(loader.get_template(template).render(), status=status, headers=headers)

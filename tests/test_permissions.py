@@ -34,7 +34,7 @@ from guardian.shortcuts import assign_perm
 
 from accounts.models import GroupMapping, OidcProvider
 from accounts.services import api_token_create
-from console.services import console_session_request
+from console.services import WEBSOCKET_PATH, console_session_request
 from servers.proxmox import ProxmoxClient
 from tenants import roles
 from tenants.models import Membership, Tenant
@@ -561,8 +561,8 @@ def _websocket_routes(app):
     return [route.pattern.regex.pattern for route in app.routes]
 
 
-def console_path(user, objects):
-    """A console token of the caller's own where they may have one; the manager's otherwise."""
+def console_connection(user, objects):
+    """The console WebSocket with a token of the caller's own where they may have one; the manager's otherwise."""
     owner = (
         user
         if user is not None and user.username in ("grantee", "guest-grantee", "manager-a", "admin-a", "platform-admin")
@@ -571,14 +571,14 @@ def console_path(user, objects):
     ticket = console_session_request(
         user=owner or objects["session"].user, server=objects["server"], vmid=GUEST, client_ip=None
     )
-    return ticket.websocket_path
+    return WEBSOCKET_PATH, ticket.websocket_protocols
 
 
 WEBSOCKET_ROUTES = {
     # Whatever no route takes: refused before the handshake, for everyone.
-    "": (lambda user, objects: "/ws/nothing/", everyone(False)),
-    r"^ws/console/(?P<token>[A-Za-z0-9_-]{20,100})/$": (
-        console_path,
+    "": (lambda user, objects: ("/ws/nothing/", ["binary"]), everyone(False)),
+    r"^ws/console/$": (
+        console_connection,
         {
             **everyone(False),
             "grantee": True,
@@ -590,7 +590,7 @@ WEBSOCKET_ROUTES = {
     ),
     # A tenant's live events: who reaches the tenant (members, and who holds a server or a guest of it alone).
     r"^ws/tenants/(?P<slug>[-a-zA-Z0-9_]{1,100})/events/$": (
-        lambda user, objects: f"/ws/tenants/{objects['tenant']}/events/",
+        lambda user, objects: (f"/ws/tenants/{objects['tenant']}/events/", ["binary"]),
         {
             **everyone(False),
             "grantee": True,
@@ -631,14 +631,14 @@ def _cookie(user) -> list[tuple[bytes, bytes]]:
 async def test_each_websocket_route_lets_in_only_who_it_should(request, objects, caller, route, release_connections):
     from nexus.asgi import application
 
-    make_path, expected = WEBSOCKET_ROUTES[route]
-    path = await database_sync_to_async(make_path)(caller, objects)
+    make_connection, expected = WEBSOCKET_ROUTES[route]
+    path, subprotocols = await database_sync_to_async(make_connection)(caller, objects)
     headers = [
         (b"origin", b"http://localhost"),
         (b"host", b"localhost"),
         *await database_sync_to_async(_cookie)(caller),
     ]
-    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=["binary"])
+    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=subprotocols)
     connected, _ = await communicator.connect(timeout=5)
     await communicator.disconnect()
     assert connected is expected[request.node.callspec.params["caller"]]

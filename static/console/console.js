@@ -1,4 +1,6 @@
-// The console page: noVNC against /ws/console/<token>/, a fresh one-time token for every connection.
+// The console page: noVNC against /ws/console/, a fresh one-time token for every connection. The token travels as
+// a WebSocket subprotocol beside `binary` (never in a URL, so no access log holds it). The first token may come in
+// the page's URL fragment (the API's `console_url`): it is used once and taken out of the address bar.
 //
 // Why the close code comes from our own WebSocket: noVNC 1.7's "disconnect" event only says
 // `clean`; it reads the code and reason of the socket's close event internally and keeps them.
@@ -40,10 +42,17 @@ const STABLE_MS = 10000;
 const SCALE_STORAGE_KEY = "nexus.console.scale";
 
 let current = null; // {rfb, socket, connected, connectedAt} of the connection in use
+let handedToken = takeHandedToken(); // the token of the URL's fragment, for the first connection only
 let attempt = 0; // failed tries since the last stable connection
 let retryTimer = null;
 let leaving = false;
 let modifiersHeld = false;
+
+function takeHandedToken() {
+    const token = new URLSearchParams(location.hash.slice(1)).get("token");
+    if (token) history.replaceState(null, "", location.pathname + location.search);
+    return token;
+}
 
 function setStatus(state, text) {
     statusLine.dataset.state = state;
@@ -177,27 +186,33 @@ async function requestTicket() {
     return { response, body };
 }
 
-async function connect() {
-    clearTimeout(retryTimer);
-    reconnectButton.hidden = true;
-    setStatus("connecting", attempt ? `Reconnecting (try ${attempt + 1})…` : "Connecting…");
+// A token from the API, or null when the page must not go on (it said why).
+async function fetchToken() {
     let answer;
     try {
         answer = await requestTicket();
     } catch {
         retry("The portal is unreachable.");
-        return;
+        return null;
     }
     const { response, body } = answer;
-    if (!response.ok) {
-        const text = body.detail || `The console could not be opened (HTTP ${response.status}).`;
-        if (body.code === "guest_not_running") notRunning(text);
-        else if (FINAL_HTTP_STATUSES.has(response.status)) stop(text);
-        else retry(text);
-        return;
-    }
+    if (response.ok) return body.websocket_protocols.find((name) => name.startsWith(root.dataset.tokenProtocol));
+    const text = body.detail || `The console could not be opened (HTTP ${response.status}).`;
+    if (body.code === "guest_not_running") notRunning(text);
+    else if (FINAL_HTTP_STATUSES.has(response.status)) stop(text);
+    else retry(text); // e.g. 503: consoles are temporarily unavailable (no ticket was spent)
+    return null;
+}
+
+async function connect() {
+    clearTimeout(retryTimer);
+    reconnectButton.hidden = true;
+    setStatus("connecting", attempt ? `Reconnecting (try ${attempt + 1})…` : "Connecting…");
+    const protocol = handedToken ? `${root.dataset.tokenProtocol}${handedToken}` : await fetchToken();
+    handedToken = null;
+    if (!protocol) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}${body.websocket_path}`, ["binary"]);
+    const socket = new WebSocket(`${scheme}//${location.host}${root.dataset.websocketPath}`, ["binary", protocol]);
     const connection = { socket, rfb: null, connected: false, connectedAt: 0 };
     socket.addEventListener("close", (event) => closed(connection, event));
     connection.rfb = new RFB(screen, socket, { shared: true });

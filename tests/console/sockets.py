@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from console.models import ConsoleSession
-from console.services import console_session_request
+from console.services import TOKEN_PROTOCOL, WEBSOCKET_PATH, console_session_request
 from nexus.asgi import application
 from servers.proxmox.rfb import PROTOCOL_VERSION_3_8
 
@@ -26,14 +26,19 @@ def cookie_for(user) -> bytes:
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
 
-async def open_socket(user, path, origin=b"http://localhost", cookie: bytes | None = None):
-    """The console WebSocket at `path`, logged in as `user` (or with the session `cookie` given)."""
+async def open_socket(user, path, origin=b"http://localhost", cookie: bytes | None = None, subprotocols=("binary",)):
+    """The WebSocket at `path`, logged in as `user` (or with the session `cookie` given)."""
     headers = [(b"origin", origin), (b"host", b"localhost")]
     if user is not None or cookie is not None:
         headers.append((b"cookie", cookie or await sync_to_async(cookie_for)(user)))
-    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=["binary"])
+    communicator = WebsocketCommunicator(application, path, headers=headers, subprotocols=list(subprotocols))
     connected, detail = await communicator.connect(timeout=5)
     return communicator, connected, detail
+
+
+async def open_console_socket(user, token: str, **options):
+    """The console WebSocket offering the one-time `token` (as the page does: a subprotocol beside `binary`)."""
+    return await open_socket(user, WEBSOCKET_PATH, subprotocols=["binary", f"{TOKEN_PROTOCOL}{token}"], **options)
 
 
 class Browser:

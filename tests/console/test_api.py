@@ -1,5 +1,7 @@
 """The console token endpoint: rate limited per user, so a loop cannot burn Proxmox tickets and session records."""
 
+import hashlib
+
 from django.urls import reverse
 
 from console.models import ConsoleSession
@@ -24,3 +26,14 @@ def test_a_single_guest_holder_gets_a_token_for_that_guest_and_404_for_others(cl
     client.force_login(outsider)
     assert client.post(reverse("api:guest-console", args=[sim_server.pk, 100])).status_code == 201
     assert client.post(reverse("api:guest-console", args=[sim_server.pk, 101])).status_code == 404
+
+
+def test_the_answer_carries_the_token_in_a_subprotocol_and_the_console_urls_fragment(client, manager_a, sim_server):
+    client.force_login(manager_a)
+    answer = client.post(reverse("api:guest-console", args=[sim_server.pk, 100])).json()
+    binary, token_protocol = answer["websocket_protocols"]
+    token = token_protocol.removeprefix("console-token.")
+    assert (binary, answer["websocket_path"]) == ("binary", "/ws/console/"), "no token in any URL path"
+    page = reverse("console:page", args=[sim_server.pk, 100])
+    assert answer["console_url"] == f"{page}#token={token}", "the page opens with this very token"
+    assert ConsoleSession.objects.get(pk=answer["session"]).token_hash == hashlib.sha256(token.encode()).hexdigest()

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async as sync_to_async
 from django.db import connections
 from django.utils import timezone
 
-from console import consumers
+from console import consumers, services
 from console.endpoints import UpstreamEndpoint
 from console.models import ConsoleSession
 from console.services import console_session_terminate
@@ -22,7 +22,7 @@ from tests.console.sockets import (
     Browser,
     closed_session,
     closed_with,
-    open_socket,
+    open_console_socket,
     session_of,
     session_once,
     ticket_for,
@@ -40,7 +40,7 @@ async def close_connections_of_the_sync_thread():
 
 async def test_a_member_reaches_the_guest_console_without_seeing_the_password(manager_a, sim_server, pve):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, connected, subprotocol = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, subprotocol = await open_console_socket(manager_a, ticket.token)
     assert connected and subprotocol == "binary"
     browser = Browser(communicator)
     assert await browser.handshake() == b"web-01"
@@ -61,7 +61,7 @@ async def test_a_member_reaches_the_guest_console_without_seeing_the_password(ma
 
 async def test_an_administrator_ends_a_session_and_the_page_is_told_why(manager_a, admin_a, sim_server):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     await Browser(communicator).handshake()
     session = await session_of(ticket)
@@ -78,7 +78,7 @@ async def test_an_administrator_ends_a_session_and_the_page_is_told_why(manager_
 async def test_a_token_ended_before_it_was_used_is_refused(manager_a, admin_a, sim_server):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
     await sync_to_async(console_session_terminate)(session=ticket.session, actor=admin_a)
-    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    _, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert not connected
 
 
@@ -96,7 +96,7 @@ async def test_an_administrator_ends_a_session_whose_browser_floods_a_stuck_prox
 ):
     monkeypatch.setattr(consumers, "UpstreamEndpoint", ProxmoxThatStopsReading)
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     browser = Browser(communicator)
     await browser.handshake()
@@ -117,7 +117,7 @@ async def test_browser_input_skips_the_per_message_database_cleanup(monkeypatch,
 
     monkeypatch.setattr("channels.consumer.aclose_old_connections", count_cleanup)
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     await Browser(communicator).handshake()
     after_connect = len(cleanups)
@@ -132,7 +132,7 @@ async def test_an_idle_console_closes_after_the_tenant_timeout(manager_a, sim_se
     tenant_a.console_idle_timeout = 1
     await tenant_a.asave()
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     assert await closed_with(communicator) == 4408
     assert (await closed_session(ticket)).close_reason == "idle_timeout"
@@ -140,15 +140,15 @@ async def test_an_idle_console_closes_after_the_tenant_timeout(manager_a, sim_se
 
 async def test_a_token_works_only_once(manager_a, sim_server):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    first, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    first, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
-    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    _, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert not connected
     await first.disconnect()
 
 
 async def test_an_unknown_token_is_refused(manager_a):
-    _, connected, _ = await open_socket(manager_a, "/ws/console/" + "A" * 43 + "/")
+    _, connected, _ = await open_console_socket(manager_a, "A" * 43)
     assert not connected
 
 
@@ -157,7 +157,7 @@ async def test_an_expired_token_is_refused(manager_a, sim_server):
     await ConsoleSession.objects.filter(pk=ticket.session.pk).aupdate(
         token_expires_at=timezone.now() - timedelta(seconds=1)
     )
-    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    _, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert not connected
 
 
@@ -165,23 +165,23 @@ async def test_an_expired_token_is_refused(manager_a, sim_server):
 async def test_someone_elses_token_is_refused(request, manager_a, sim_server, thief):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
     thief_user = await sync_to_async(request.getfixturevalue)(thief)
-    _, connected, _ = await open_socket(thief_user, ticket.websocket_path)
+    _, connected, _ = await open_console_socket(thief_user, ticket.token)
     assert not connected
     # The owner's token was not spent by the refused attempt.
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     await communicator.disconnect()
 
 
 async def test_an_anonymous_socket_is_refused(manager_a, sim_server):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    _, connected, _ = await open_socket(None, ticket.websocket_path)
+    _, connected, _ = await open_console_socket(None, ticket.token)
     assert not connected
 
 
 async def test_a_foreign_origin_is_refused(manager_a, sim_server):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    _, connected, _ = await open_socket(manager_a, ticket.websocket_path, origin=b"https://evil.example")
+    _, connected, _ = await open_console_socket(manager_a, ticket.token, origin=b"https://evil.example")
     assert not connected
     assert (await session_of(ticket)).opened_at is None
 
@@ -189,15 +189,16 @@ async def test_a_foreign_origin_is_refused(manager_a, sim_server):
 async def test_losing_the_permission_before_connecting_is_refused(manager_a, sim_server):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
     await Membership.objects.filter(user=manager_a).aupdate(role="viewer")
-    _, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    _, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert not connected
-    assert (await session_of(ticket)).close_reason == "forbidden"
+    session = await session_of(ticket)
+    assert (session.close_reason, session.channel_name) == ("forbidden", ""), "ended, with no relay to tell"
 
 
 async def test_a_guest_stopped_after_the_request_closes_with_its_reason(manager_a, sim_server, pve):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
     pve.set_guest_status(RUNNING_VM, "stopped")
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     assert await closed_with(communicator) == 4004
     assert (await closed_session(ticket)).close_reason == "guest_not_running"
@@ -207,7 +208,7 @@ async def test_an_unreachable_proxmox_closes_with_its_reason(manager_a, sim_serv
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
     sim_server.port = 1  # nothing listens there
     await sim_server.asave()
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     assert await closed_with(communicator) == 4502
     assert (await closed_session(ticket)).close_reason == "upstream_unreachable"
@@ -218,9 +219,39 @@ async def test_a_proxmox_that_trickles_closes_as_unreachable_within_the_server_t
     sim_server.connection_timeout = 1
     await sim_server.asave()
     pve.faults.trickle = 0.2  # vncproxy's answer, a byte every 0.2 s
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected
     started = time.monotonic()
     assert await closed_with(communicator) == 4502
     assert time.monotonic() - started < 3
     assert (await closed_session(ticket)).close_reason == "upstream_unreachable"
+
+
+@pytest.fixture
+def fast_heartbeat(monkeypatch):
+    monkeypatch.setattr(services, "HEARTBEAT_INTERVAL", timedelta(seconds=0.2))
+
+
+async def test_a_relay_beats_and_ends_when_its_record_is_closed_without_a_message(
+    fast_heartbeat, manager_a, sim_server
+):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
+    assert connected
+    await Browser(communicator).handshake()
+    opened = await session_of(ticket)
+    await session_once(ticket, lambda session: session.last_seen_at > opened.last_seen_at, "with a later heartbeat")
+    # Closed behind its back (an End the channel layer could not carry, the stale-session task).
+    await ConsoleSession.objects.filter(pk=ticket.session.pk).aupdate(
+        closed_at=timezone.now(), close_reason="withdrawn"
+    )
+    assert await closed_with(communicator) == 4411
+    assert (await session_once(ticket, lambda session: not session.channel_name, "released")).bytes_to_client > 0
+
+
+async def test_a_relay_ends_when_its_record_is_deleted(fast_heartbeat, manager_a, sim_server):
+    ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
+    assert connected
+    await ConsoleSession.objects.filter(pk=ticket.session.pk).adelete()
+    assert await closed_with(communicator) == 4411

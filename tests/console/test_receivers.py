@@ -14,7 +14,7 @@ from console.relay import CloseReason
 from tenants import roles
 from tenants.models import Membership
 from tests.conftest import PASSWORD, make_user
-from tests.console.sockets import Browser, closed_session, closed_with, open_socket, session_of, ticket_for
+from tests.console.sockets import Browser, closed_session, closed_with, open_console_socket, session_of, ticket_for
 from vms.services import guest_grant_revoke, guest_grant_set
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ async def close_connections_of_the_sync_thread():
 async def open_console(user, server, cookie=None):
     """An open, relaying console of `user`: its ticket and its socket."""
     ticket = await sync_to_async(ticket_for)(user, server)
-    communicator, connected, _ = await open_socket(user, ticket.websocket_path, cookie=cookie)
+    communicator, connected, _ = await open_console_socket(user, ticket.token, cookie=cookie)
     assert connected
     await Browser(communicator).handshake()
     return ticket, communicator

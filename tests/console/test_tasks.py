@@ -2,25 +2,41 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from console.services import HEARTBEAT_INTERVAL, HEARTBEAT_LOST
 from console.tasks import close_stale_sessions
 from tests.conftest import make_console_session
 
 
-def session(user, server, opened_ago):
-    opened_at = timezone.now() - opened_ago
-    return make_console_session(user, server, token_expires_at=opened_at, opened_at=opened_at)
+def session(user, server, last_seen_ago, **fields):
+    last_seen_at = timezone.now() - last_seen_ago
+    return make_console_session(
+        user, server, token_expires_at=last_seen_at, opened_at=last_seen_at, last_seen_at=last_seen_at, **fields
+    )
 
 
-def test_sessions_open_past_the_maximum_duration_are_closed(manager_a, server_a):
-    server_a.tenant.console_max_duration = 3600
-    server_a.tenant.save()
-    stale = session(manager_a, server_a, timedelta(hours=2))
-    live = session(manager_a, server_a, timedelta(minutes=30))
+def test_sessions_whose_relay_stopped_beating_are_closed_with_that_reason(manager_a, server_a):
+    lost = session(manager_a, server_a, HEARTBEAT_LOST + timedelta(seconds=1), channel_name="specific.x!dead")
+    live = session(manager_a, server_a, HEARTBEAT_INTERVAL)
     close_stale_sessions.apply()
-    stale.refresh_from_db()
+    lost.refresh_from_db()
     live.refresh_from_db()
-    assert stale.closed_at is not None and stale.close_reason == "error"
+    assert lost.closed_at is not None and lost.close_reason == "relay_lost"
+    assert lost.channel_name == "", "nothing is left to tell: a repeated End says it has ended"
     assert live.closed_at is None
+
+
+def test_a_session_ended_whose_relay_then_died_is_no_longer_told(manager_a, server_a):
+    ended = session(
+        manager_a,
+        server_a,
+        HEARTBEAT_LOST * 2,
+        channel_name="specific.x!dead",
+        closed_at=timezone.now(),
+        close_reason="terminated",
+    )
+    close_stale_sessions.apply()
+    ended.refresh_from_db()
+    assert (ended.close_reason, ended.channel_name) == ("terminated", "")
 
 
 def test_tokens_nobody_used_are_closed_once_they_expire(manager_a, server_a):

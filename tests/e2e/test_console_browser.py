@@ -1,6 +1,7 @@
 """The console page in headless Chromium: portal -> daphne -> relay -> simulated Proxmox, and back."""
 
 import os
+import socket
 
 import pytest
 from django.urls import reverse
@@ -38,7 +39,7 @@ USE_TOKEN_TWICE = """async (api) => {
     const ticket = await (await fetch(api, {method: "POST", headers: {"X-CSRFToken": csrf}})).json();
     const url = `ws://${location.host}${ticket.websocket_path}`;
     const open = () => new Promise((resolve) => {
-        const socket = new WebSocket(url, ["binary"]);
+        const socket = new WebSocket(url, ticket.websocket_protocols);
         socket.onopen = () => { resolve({opened: true, protocol: socket.protocol}); socket.close(); };
         socket.onclose = (event) => resolve({opened: false, code: event.code});
     });
@@ -202,3 +203,34 @@ def test_a_dropped_console_reconnects_with_a_new_token(sim_server, manager_a, pv
     pve.faults.clear()
     expect(status).to_have_attribute("data-state", "connected", timeout=10_000)
     assert len(token_requests) == 2
+
+
+# Asks the API for a console token, as an integration would, and returns its answer.
+REQUEST_TICKET = """async (api) => {
+    const csrf = document.cookie.match(/csrftoken=([^;]+)/)[1];
+    return await (await fetch(api, {method: "POST", headers: {"X-CSRFToken": csrf}})).json();
+}"""
+
+
+def test_the_apis_console_url_opens_the_console_with_that_token(sim_server, manager_a, daphne_server, browser):
+    page = log_in(browser, daphne_server, manager_a)
+    ticket = page.evaluate(REQUEST_TICKET, reverse("api:guest-console", args=[sim_server.pk, RUNNING_VM]))
+    token_requests = record_token_requests(page)
+    page.goto(f"{daphne_server.url}{ticket['console_url']}")
+    expect(page.locator("#console-status")).to_have_attribute("data-state", "connected", timeout=10_000)
+    assert token_requests == [], "the page used the token it was handed"
+    assert "#" not in page.url, "the spent token left the address bar"
+
+
+def test_while_redis_does_not_answer_the_page_says_consoles_are_unavailable_and_retries(
+    sim_server, manager_a, daphne_server, browser, settings
+):
+    with socket.socket() as probe:  # a port nothing listens on: a Redis that is down
+        probe.bind(("127.0.0.1", 0))
+        settings.REDIS_URL = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    page = log_in(browser, daphne_server, manager_a)
+    page.goto(console_url(daphne_server, sim_server))
+    status = page.locator("#console-status")
+    expect(status).to_contain_text("Consoles are temporarily unavailable. Reconnecting in")
+    settings.REDIS_URL = ""  # Redis is back (the embedded layer here)
+    expect(status).to_have_attribute("data-state", "connected", timeout=10_000)

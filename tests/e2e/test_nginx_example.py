@@ -104,7 +104,7 @@ class Browser(requests.Session):
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_the_readme_nginx_example_passes_logins_addresses_and_consoles(
-    manager_a, sim_server, transactional_db, shared_sqlite_connection, proxied_settings, nginx
+    manager_a, sim_server, transactional_db, shared_sqlite_connection, proxied_settings, nginx, tmp_path
 ):
     url, port = nginx
     client = Browser(port)
@@ -132,8 +132,16 @@ def test_the_readme_nginx_example_passes_logins_addresses_and_consoles(
         f"{url.replace('https', 'wss')}{ticket['websocket_path']}",
         sock=socket.create_connection(("127.0.0.1", port)),
         ssl=context,
-        subprotocols=["binary"],
+        subprotocols=ticket["websocket_protocols"],
         additional_headers={"Origin": url, "Cookie": cookie},
         open_timeout=10,
     ) as console:
         assert console.recv(timeout=10).startswith(b"RFB 003.008")
+    # The one-time token travelled in Sec-WebSocket-Protocol: the proxy's access log has the console's line, not it.
+    access_log = tmp_path / "logs" / "access.log"
+    for _ in range(100):
+        if "/ws/console/" in access_log.read_text():
+            break
+        time.sleep(0.05)
+    assert "/ws/console/" in access_log.read_text()
+    assert ticket["websocket_protocols"][1].removeprefix("console-token.") not in access_log.read_text()

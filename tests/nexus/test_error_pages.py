@@ -1,4 +1,7 @@
-"""With DEBUG off, errors show the product's own pages (templates/404.html, 403.html, 500.html)."""
+"""With DEBUG off, errors show the product's own pages (templates/404.html, 403.html, 500.html); under /api/ JSON.
+(A database outage's 503: tests/console/test_faults.py.)"""
+
+import json
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -33,6 +36,15 @@ def test_a_server_error_is_the_products_500_without_a_request_context(rf_request
     assert "Something went wrong" in html
     assert '<header class="header">' in html and 'href="/static/css/nexus.css"' in html
     assert 'class="header-nav"' not in html
+
+
+def test_a_server_error_of_the_api_is_json_in_its_error_shape():
+    response = get_resolver().resolve_error_handler(500)(RequestFactory().get("/api/v1/servers/"))
+    assert response.status_code == 500
+    assert json.loads(response.content) == {
+        "detail": "The server failed to answer this request.",
+        "code": "server_error",
+    }
 
 
 @pytest.fixture

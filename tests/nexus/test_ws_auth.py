@@ -44,7 +44,7 @@ def test_trusted_origins_are_let_in(settings):
     assert is_same_origin(scope("https://portal.example.com", "localhost"))
 
 
-@pytest.mark.parametrize("path", ["/ws/console/short/", "/ws/console/" + "a" * 101 + "/", "/ws/nothing/", "/"])
+@pytest.mark.parametrize("path", ["/ws/console/" + "a" * 43 + "/", "/ws/console", "/ws/nothing/", "/"])
 async def test_a_path_no_route_takes_is_refused_without_a_traceback(path, caplog):
     communicator = WebsocketCommunicator(
         application, path, headers=[(b"origin", b"http://localhost"), (b"host", b"localhost")]
