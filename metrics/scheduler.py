@@ -1,6 +1,7 @@
 """Embedded mode (`make demo`, `runserver`: no Redis, no Celery processes): a thread of the web process runs the
 same sweep as beat and the workers, every HEALTH_CHECK_INTERVAL, checks a saved server at once, writes the call
-metrics and prunes old metrics daily. Started by the demo and runserver only; never in tests or production, where
+metrics, and runs beat's other entries (pruning metrics, closing consoles whose relay stopped beating) on their
+schedules, by name. Started by the demo and runserver only; never in tests or production, where
 `celery beat` and `celery worker` do this."""
 
 import logging
@@ -10,13 +11,15 @@ import time
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils.module_loading import import_string
 
 from .recorder import metrics_flush
-from .services import health_sweep_start, metrics_prune, servers_health_check, servers_health_check_chunk
+from .services import health_sweep_start, servers_health_check, servers_health_check_chunk
 
 logger = logging.getLogger(__name__)
 
-PRUNE_EVERY = 24 * 3600
+# Beat's sweep sends chunk tasks to workers; here the sweep runs its chunks itself (_sweep).
+SWEEP_TASK = "metrics.tasks.run_health_checks"
 
 _thread: threading.Thread | None = None
 _wake = threading.Event()
@@ -45,16 +48,15 @@ def embedded_check_soon(server_id: int) -> None:
 
 
 def _run() -> None:
-    next_sweep, next_prune = 0.0, time.monotonic() + PRUNE_EVERY
+    next_sweep = 0.0
+    next_runs = {entry["task"]: time.monotonic() + entry["schedule"] for entry in _beat_entries()}
     while True:
         try:
             if time.monotonic() >= next_sweep:
                 next_sweep = time.monotonic() + settings.HEALTH_CHECK_INTERVAL
                 _sweep()
             _check_saved()
-            if time.monotonic() >= next_prune:
-                next_prune = time.monotonic() + PRUNE_EVERY
-                metrics_prune()
+            _beat_entries_run_due(next_runs)
             metrics_flush()
         except Exception:  # a bad round must not end the checks for good
             logger.exception("embedded health scheduler")
@@ -62,6 +64,19 @@ def _run() -> None:
             close_old_connections()
         _wake.wait(max(0.1, min(next_sweep - time.monotonic(), settings.METRICS_FLUSH_SECONDS or 5)))
         _wake.clear()
+
+
+def _beat_entries() -> list[dict]:
+    return [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] != SWEEP_TASK]
+
+
+def _beat_entries_run_due(next_runs: dict[str, float]) -> None:
+    """Run each of beat's other entries whose time has come (next_runs: task name -> monotonic time), then set its
+    next time."""
+    for entry in _beat_entries():
+        if time.monotonic() >= next_runs.get(entry["task"], 0):
+            next_runs[entry["task"]] = time.monotonic() + entry["schedule"]
+            import_string(entry["task"])()  # a Celery task called directly runs here, now
 
 
 def _sweep() -> None:

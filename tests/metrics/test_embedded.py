@@ -1,12 +1,16 @@
 """Embedded mode: the scheduler thread's rounds (called here directly: tests never start the thread) and the
 healthcheck command."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
+from console.services import HEARTBEAT_LOST
 from metrics import scheduler
 from metrics.models import ConnectionMetric
-from tests.conftest import make_server
+from tests.conftest import make_console_session, make_server
 
 
 def test_a_round_sweeps_every_active_server(sim_server, tenant_a, settings):
@@ -50,3 +54,21 @@ def test_the_server_page_shows_the_learned_timeout_and_the_probe(client, viewer_
     client.force_login(viewer_a)
     page = client.get(f"/servers/{server_a.pk}/").content.decode()
     assert "checks time out after 1234 ms (learned)" in page and "console probed on guest 100" in page
+
+
+def test_beats_other_entries_run_in_the_thread_on_their_schedules(manager_a, server_a):
+    """Without beat, consoles whose relay stopped beating (e.g. of a killed demo process) are closed all the same."""
+    long_ago = timezone.now() - HEARTBEAT_LOST - timedelta(seconds=1)
+    lost = make_console_session(
+        manager_a, server_a, token_expires_at=long_ago, opened_at=long_ago, last_seen_at=long_ago
+    )
+    next_runs = {}
+    scheduler._beat_entries_run_due(next_runs)
+    lost.refresh_from_db()
+    assert lost.close_reason == "relay_lost"
+    assert set(next_runs) == {"metrics.tasks.prune_metrics", "console.tasks.close_stale_sessions"}
+    lost.close_reason = ""
+    lost.save()
+    scheduler._beat_entries_run_due(next_runs)  # not due again for a while
+    lost.refresh_from_db()
+    assert lost.close_reason == ""
