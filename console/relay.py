@@ -53,6 +53,10 @@ class CloseReason(enum.Enum):
     ERROR = (4500, "The console failed.")
     UPSTREAM_CLOSED = (4501, "Proxmox closed the console (the guest may have stopped).")
     UPSTREAM_UNREACHABLE = (4502, "Proxmox is unreachable.")
+    # Refused at once (console.admission): the process has as many consoles as it takes on; the page tries again.
+    BUSY = (4503, "The portal is busy: too many consoles are opening at once.")
+    # The web process stops (console.flow on SIGTERM): the page reconnects at once, through the balancer, to another.
+    SERVICE_RESTARTING = (1012, "The portal is restarting.")
 
     @property
     def final(self) -> bool:
@@ -127,12 +131,14 @@ class Relay:
         password: str,
         limits: RelayLimits,
         clock: Callable[[], float] = time.monotonic,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.browser = browser
         self.upstream = upstream
         self._password = password
         self.limits = limits
         self._clock = clock
+        self._on_ready = on_ready
         self._parser = ClientMessageParser()
         self._terminated = asyncio.Event()
         self._termination = CloseReason.TERMINATED
@@ -169,6 +175,8 @@ class Relay:
         if isinstance(outcome, CloseReason):
             return outcome
         upstream_leftover, browser_leftover = outcome
+        if self._on_ready is not None:
+            self._on_ready()
         outbox = _Outbox(self.limits.browser_buffer)
         pumps = [
             self._spawn(self._read_upstream(upstream_leftover, outbox)),

@@ -151,12 +151,22 @@ DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that stops answering must not hang requests: connecting gives up after this many seconds.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    # A pool of connections per process (Django's, psycopg_pool): under ASGI each database_sync_to_async call
+    # would otherwise connect anew, and a burst of consoles waited mostly for PostgreSQL's connection set-up.
+    _pool_size = env.int("DATABASE_POOL_SIZE", default=10)
+    if _pool_size:
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 2, "max_size": _pool_size, "timeout": 10}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] != ":memory:":
     # It holds sessions and password hashes: the owner's only, like the generated keys beside it.
     _database = Path(DATABASES["default"]["NAME"])
     _database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _database.touch(mode=0o600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Consoles one web process takes on (console.admission): opening at once, and in all; beyond, refused with a reason.
+CONSOLE_OPENING_LIMIT = env.int("CONSOLE_OPENING_LIMIT", default=300)
+CONSOLE_PROCESS_LIMIT = env.int("CONSOLE_PROCESS_LIMIT", default=1000)
+# Threads for the database work of WebSockets (nexus.ws_auth.websocket_database); at most the pool's size.
+WEBSOCKET_DATABASE_THREADS = env.int("WEBSOCKET_DATABASE_THREADS", default=4)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -165,6 +175,13 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# /metrics (nexus.telemetry): for a client in these networks (comma-separated CIDRs), or one sending
+# `Authorization: Bearer METRICS_TOKEN`; nobody else (404) by default.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(net, strict=False) for net in env.list("METRICS_ALLOWED_NETWORKS", default=[])
+]
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_SERIALIZER = "json"
