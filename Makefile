@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 NGINX := /usr/sbin/nginx
+HAPROXY := /usr/sbin/haproxy
 
 .PHONY: setup demo test lint browser bench package-check
 
@@ -20,10 +21,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian's Chromium (Playwright drives it; it cannot download its own) and nginx (the README's proxy example is
-# tested) for the end-to-end tests; installed as root with apt-get when missing.
+# Debian's Chromium (Playwright drives it; it cannot download its own), nginx (the README's proxy example is
+# tested) and HAProxy (the cluster tests' balancer) for the end-to-end tests; installed as root with apt-get when
+# missing.
 browser:
-	@test -x $(CHROMIUM) -a -x $(NGINX) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light >/dev/null; }
+	@test -x $(CHROMIUM) -a -x $(NGINX) -a -x $(HAPROXY) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx-light haproxy >/dev/null; }
 
 demo: setup
 	$(PY) manage.py demo
