@@ -162,7 +162,8 @@ class FlowControlServer(Server):
             # Those still in their handshake are closed as soon as their application accepts them.
             if not queue.restarting and getattr(protocol, "state", None) == protocol.STATE_OPEN:
                 queue.restarting = True
-                protocol.sendClose(code=RESTARTING.code, reason=RESTARTING.text)
+                # sendClose takes only an application's codes; 1012 (Service Restart) is the server's own.
+                protocol.sendCloseFrame(code=RESTARTING.code, reasonUtf8=RESTARTING.text.encode(), isReply=False)
         if waiting and time.monotonic() < deadline:
             reactor.callLater(DRAIN_POLL, self._close_websockets, deadline)
             return

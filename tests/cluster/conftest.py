@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connections
 
 from nexus.cluster import LocalCluster, haproxy_missing
+from tests.e2e.conftest import chromium_executable  # noqa: F401  (a fixture the browser test here uses too)
 
 pytestmark = pytest.mark.cluster
 
