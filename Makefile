@@ -7,7 +7,7 @@ CHROMIUM := /usr/bin/chromium
 NGINX := /usr/sbin/nginx
 HAPROXY := /usr/sbin/haproxy
 
-.PHONY: setup demo test lint browser bench package-check
+.PHONY: setup demo cluster test lint browser bench package-check
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -29,6 +29,14 @@ browser:
 
 demo: setup
 	$(PY) manage.py demo
+
+# The optional third command: the demo as two web processes, two Celery workers and beat behind HAProxy (installed
+# as root with apt-get when missing), on this machine's PostgreSQL and Redis (README, "Several processes").
+CLUSTER_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/nexus_cluster
+CLUSTER_REDIS_URL ?= redis://127.0.0.1:6379/3
+cluster: setup
+	@test -x $(HAPROXY) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
+	DATABASE_URL=$${DATABASE_URL:-$(CLUSTER_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(CLUSTER_REDIS_URL)} $(PY) manage.py cluster
 
 # Style and layers first (seconds), then the suite.
 lint: setup

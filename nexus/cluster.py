@@ -28,7 +28,9 @@ STARTUP_TIMEOUT = 60.0
 CHECK_INTERVAL_MS = 1000
 
 
-def haproxy_config(*, port: int, web_ports: list[int], check_interval_ms: int = CHECK_INTERVAL_MS) -> str:
+def haproxy_config(
+    *, port: int, web_ports: list[int], bind: str = "127.0.0.1", check_interval_ms: int = CHECK_INTERVAL_MS
+) -> str:
     servers = "\n".join(f"    server web{number} 127.0.0.1:{web} check" for number, web in enumerate(web_ports, 1))
     # No maxconn: HAProxy derives it from the open-file limit (two descriptors a console).
     return f"""defaults
@@ -42,7 +44,7 @@ def haproxy_config(*, port: int, web_ports: list[int], check_interval_ms: int = 
     option redispatch 1
 
 frontend portal
-    bind 127.0.0.1:{port}
+    bind {bind}:{port}
     default_backend web
 
 backend web
