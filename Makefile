@@ -47,12 +47,17 @@ lint: setup
 test: lint browser
 	$(PY) -m pytest
 
+# burst.py and cluster.py run production web processes on PostgreSQL and Redis: a database of their own, emptied.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/nexus_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/9
 bench: setup
 	$(PY) bench/fanout.py
 	$(PY) bench/guests.py
 	$(PY) bench/relay.py
 	$(PY) bench/import.py
 	$(PY) bench/health.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/burst.py
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/cluster.py
 
 # The installed package, started from another directory with production settings (CI runs it after the tests).
 package-check: setup

@@ -195,6 +195,11 @@ def main() -> None:
         from django.core.management import call_command
 
         django.setup()
+        from django.conf import settings
+
+        from nexus.cluster import create_database
+
+        create_database(settings.DATABASES["default"])
         step("migrating")
         call_command("migrate", verbosity=0)
         call_command("flush", interactive=False, verbosity=0)

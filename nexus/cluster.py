@@ -19,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from string import Template
 
+import psycopg
 from honcho.environ import parse_procfile
 
 HAPROXY = "/usr/sbin/haproxy"
@@ -36,6 +37,7 @@ def haproxy_config(
     return f"""defaults
     mode http
     timeout connect 2s
+    timeout check 2s
     timeout client 1h
     timeout server 1h
     timeout tunnel 1h
@@ -113,7 +115,7 @@ class LocalCluster:
         for number in range(len(self.web)):
             self._wait_web(number)
         config = self.workdir / "haproxy.cfg"
-        config.write_text(haproxy_config(port=self.port, web_ports=self.web_ports, check_interval_ms=200))
+        config.write_text(haproxy_config(port=self.port, web_ports=self.web_ports))
         self.balancer = subprocess.Popen([HAPROXY, "-f", str(config), "-db"], stdout=self.log, stderr=self.log)
         wait_until_ready(f"{self.url}/readyz", self.balancer, "HAProxy")
         return self
@@ -151,3 +153,12 @@ def haproxy_missing() -> str | None:
     if not shutil.which(HAPROXY):
         return f"HAProxy is not installed at {HAPROXY} (`make browser` or `apt-get install haproxy`)"
     return None
+
+
+def create_database(database: dict) -> None:
+    """The PostgreSQL database of Django's `database` settings, created on its server when it is not there yet."""
+    options = {key.lower(): database[key] or None for key in ("HOST", "PORT", "USER", "PASSWORD")}
+    with psycopg.connect(dbname="postgres", autocommit=True, **options) as connection:
+        name = database["NAME"]
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            connection.execute(f'CREATE DATABASE "{name}"')

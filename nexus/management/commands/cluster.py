@@ -9,7 +9,6 @@ import os
 import shutil
 import sys
 
-import psycopg
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -17,7 +16,7 @@ from honcho.environ import expand_processes, parse_procfile
 from honcho.manager import Manager
 
 from metrics.services import servers_health_check
-from nexus.cluster import HAPROXY, PROCFILE, haproxy_config, haproxy_missing
+from nexus.cluster import HAPROXY, PROCFILE, create_database, haproxy_config, haproxy_missing
 from nexus.demo import SIMULATED_SERVERS, demo_seed, demo_two_factor_seed
 from servers.pvesim import Simulator
 
@@ -33,7 +32,7 @@ class Command(DemoCommand):
         self._check_services()
         if why := haproxy_missing():
             raise CommandError(why)
-        self._create_database()
+        create_database(settings.DATABASES["default"])
         call_command("migrate", interactive=False, verbosity=0)
         simulator = Simulator(servers=SIMULATED_SERVERS, port=0).start()
         idp = None
@@ -57,20 +56,6 @@ class Command(DemoCommand):
             raise CommandError("The cluster demo uses generated local secrets; run it with DEBUG=true (the default).")
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql" or not settings.REDIS_URL:
             raise CommandError("Several processes share PostgreSQL and Redis: set DATABASE_URL and REDIS_URL.")
-
-    def _create_database(self) -> None:
-        """The database DATABASE_URL names, created on its server when it is not there yet."""
-        database = settings.DATABASES["default"]
-        options = {
-            "host": database["HOST"] or None,
-            "port": database["PORT"] or None,
-            "user": database["USER"] or None,
-            "password": database["PASSWORD"] or None,
-        }
-        with psycopg.connect(dbname="postgres", autocommit=True, **options) as connection:
-            name = database["NAME"]
-            if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                connection.execute(f'CREATE DATABASE "{name}"')
 
     def _run_processes(self, bind: str, port: int) -> int:
         metrics_dir = settings.DATA_DIR / "prometheus"

@@ -1,0 +1,231 @@
+"""Consoles through the balancer: two web processes (the Procfile's command) behind HAProxy (nexus.cluster).
+
+Opens N consoles through HAProxy, each with a small update stream as an idle desktop has (a 16-byte message echoed
+by the upstream every `--interval` seconds: bench/relay_upstream.py's echo mode, in its own process), and reports:
+
+- the balance: consoles each web process holds (their /metrics);
+- CPU per console: both web processes' CPU time while the consoles run, per console;
+- the round trip of a small message through HAProxy and the relay against a direct connection to the upstream
+  (p50, p99), while all N run;
+- a rolling restart's cost: web process 1 gets SIGTERM; its consoles are closed with 1012 and reconnect (a new
+  token each, as the page does) through HAProxy to process 2; the time until all N are back.
+
+A production web process: it needs PostgreSQL and Redis, and empties the database it is given (use one of its own):
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/nexus_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
+        .venv/bin/python bench/cluster.py [--consoles 200] [--seconds 10]
+"""
+
+import argparse
+import asyncio
+import itertools
+import os
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from burst import production_environment
+from relay import RUNNING_GUESTS, SMALL_MESSAGE, Console, Paths, Upstream, create_objects, quantile, step
+from relay_proc import cpu_seconds, rss_bytes
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from nexus.cluster import LocalCluster
+
+RESTARTING = 1012  # console.relay.CloseReason.SERVICE_RESTARTING
+RECONNECT_TRIES = 20
+RETRY_DELAY = 0.5
+BACK_WITHIN = 60.0
+
+TARGETS = {"added_p50_ms": 2.0, "added_p99_ms": 20.0, "reconnect_s": 10.0}
+
+
+class Stream:
+    """One console with its update stream: a small message every `interval`, its echo timed. Told that its process
+    restarts (1012), it asks for a new token and reconnects at once, as the console page does."""
+
+    def __init__(self, paths: Paths, vmid: int, interval: float):
+        self.paths = paths
+        self.vmid = vmid
+        self.interval = interval
+        self.samples: list[float] = []
+        self.measuring = False
+        self.restarted = False
+        self.back = asyncio.Event()
+        self.task: asyncio.Task | None = None
+
+    async def open(self, path: str) -> None:
+        console = await self.paths.relay(path)
+        await console.command("echo")
+        self.task = asyncio.create_task(self._run(console))
+
+    async def _run(self, console: Console) -> None:
+        try:
+            while True:
+                started = time.perf_counter()
+                await console.ws.send(SMALL_MESSAGE)
+                await console.read(len(SMALL_MESSAGE))
+                if self.measuring:
+                    self.samples.append(time.perf_counter() - started)
+                await asyncio.sleep(self.interval)
+        except ConnectionClosed as closed:
+            if not closed.rcvd or closed.rcvd.code != RESTARTING:
+                raise
+        finally:
+            await console.ws.close()
+        self.restarted = True
+        for _ in range(RECONNECT_TRIES):
+            try:
+                (path,) = await asyncio.to_thread(self.paths.tickets, [self.vmid])
+                await self.open(path)
+            except (OSError, InvalidHandshake, ConnectionClosed):
+                await asyncio.sleep(RETRY_DELAY)  # as the page's back-off, shorter
+                continue
+            self.back.set()
+            return
+
+    async def close(self) -> None:
+        self.task.cancel()
+        await asyncio.gather(self.task, return_exceptions=True)
+
+
+def consoles_per_process(urls: list[str]) -> list[int]:
+    counts = []
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+            lines = response.read().decode().splitlines()
+        counts.append(sum(int(float(line.split()[-1])) for line in lines if line.startswith("nexus_consoles_open")))
+    return counts
+
+
+async def direct_round_trips(paths: Paths, seconds: float) -> list[float]:
+    console = await paths.direct()
+    samples = []
+    try:
+        await console.command("echo")
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            await console.ws.send(SMALL_MESSAGE)
+            await console.read(len(SMALL_MESSAGE))
+            samples.append(time.perf_counter() - started)
+            await asyncio.sleep(0.01)
+    finally:
+        await console.ws.close()
+    return samples
+
+
+async def open_streams(paths: Paths, streams: list[Stream]) -> None:
+    ticket_paths = await asyncio.to_thread(paths.tickets, [stream.vmid for stream in streams])
+    await asyncio.gather(*(stream.open(path) for stream, path in zip(streams, ticket_paths, strict=True)))
+
+
+async def run(args, paths: Paths, cluster: LocalCluster) -> dict:
+    guests = itertools.cycle(RUNNING_GUESTS)
+    streams = [Stream(paths, next(guests), args.interval) for _ in range(args.consoles)]
+    step(f"opening {args.consoles} consoles through HAProxy")
+    started = time.perf_counter()
+    await open_streams(paths, streams)
+    result = {"open_s": time.perf_counter() - started}
+    await asyncio.sleep(1.0)
+    result["balance"] = await asyncio.to_thread(consoles_per_process, cluster.web_urls)
+    pids = [process.pid for process in cluster.web]
+    step(f"{args.seconds:.0f} s of update streams, then a direct connection's round trips")
+    cpu_before = sum(map(cpu_seconds, pids))
+    for stream in streams:
+        stream.measuring = True
+    await asyncio.sleep(args.seconds)
+    cpu = sum(map(cpu_seconds, pids)) - cpu_before
+    result["cpu_percent_per_console"] = 100 * cpu / args.seconds / args.consoles
+    result["rss_mib_per_process"] = sum(map(rss_bytes, pids)) / len(pids) / 2**20
+    relayed = [sample for stream in streams for sample in stream.samples]
+    result["relayed"] = (quantile(relayed, 0.5) * 1e3, quantile(relayed, 0.99) * 1e3)
+    direct = await direct_round_trips(paths, min(args.seconds, 5.0))
+    result["direct"] = (quantile(direct, 0.5) * 1e3, quantile(direct, 0.99) * 1e3)
+
+    step("SIGTERM to web process 1; its consoles reconnect through HAProxy")
+    for stream in streams:
+        stream.measuring = False
+    started = time.perf_counter()
+    await asyncio.to_thread(cluster.stop_web, 0)  # returns once it has closed every console and ended
+    moved = [stream for stream in streams if stream.restarted]
+    await asyncio.wait([asyncio.create_task(stream.back.wait()) for stream in moved], timeout=BACK_WITHIN)
+    result["reconnect_s"] = time.perf_counter() - started
+    result["moved"] = len(moved)
+    result["back"] = sum(stream.back.is_set() for stream in moved)
+    result["balance_after"] = await asyncio.to_thread(consoles_per_process, cluster.web_urls[1:])
+    await asyncio.gather(*(stream.close() for stream in streams))
+    return result
+
+
+def report(args, result: dict) -> None:
+    print(f"\n{args.consoles} consoles through HAProxy to two web processes ({args.interval:g} s update stream each)")
+    print(f"  opened in              {result['open_s']:.1f} s")
+    print(f"  balance                {' / '.join(map(str, result['balance']))} consoles per process")
+    print(f"  web CPU per console    {result['cpu_percent_per_console']:.3f} % of a core")
+    print(f"  web memory             {result['rss_mib_per_process']:.0f} MiB per process with its consoles")
+    (relayed_p50, relayed_p99), (direct_p50, direct_p99) = result["relayed"], result["direct"]
+    added_p50, added_p99 = relayed_p50 - direct_p50, relayed_p99 - direct_p99
+    print(f"  round trip direct      p50 {direct_p50:.2f} ms, p99 {direct_p99:.2f} ms")
+    print(f"  round trip balanced    p50 {relayed_p50:.2f} ms, p99 {relayed_p99:.2f} ms")
+    print(
+        f"  added                  p50 {added_p50:.2f} ms (target {TARGETS['added_p50_ms']}),"
+        f" p99 {added_p99:.2f} ms (target {TARGETS['added_p99_ms']})"
+    )
+    print(
+        f"  rolling restart        {result['moved']} consoles told 1012, {result['back']} back in"
+        f" {result['reconnect_s']:.1f} s (target: all in {TARGETS['reconnect_s']:.0f} s);"
+        f" process 2 then holds {result['balance_after'][0]}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--consoles", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the update streams are measured")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between a console's updates")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
+    args = parser.parse_args()
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        raise SystemExit("Set DATABASE_URL (a database of its own: the bench empties it) and REDIS_URL.")
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
+    env = {**production_environment(workdir), "SECURE_SSL_REDIRECT": "false", "TRUSTED_PROXY_COUNT": "1"}
+    env["METRICS_ALLOWED_NETWORKS"] = "127.0.0.0/8"
+    upstream = cluster = None
+    try:
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        from django.conf import settings
+
+        from nexus.cluster import create_database
+
+        create_database(settings.DATABASES["default"])
+        step("migrating")
+        call_command("migrate", verbosity=0)
+        call_command("flush", interactive=False, verbosity=0)
+        upstream = Upstream(env, workdir / "upstream.log")
+        fixture = create_objects(upstream.info)
+        step("starting two web processes and HAProxy")
+        with open(workdir / "cluster.log", "wb") as log:
+            cluster = LocalCluster(env=env, workdir=workdir, log=log).start()
+            paths = Paths(fixture, upstream, cluster.port, 0, 0)
+            report(args, asyncio.run(run(args, paths, cluster)))
+        print(f"\n(logs in {workdir if args.keep else 'a temp dir, removed (--keep keeps it)'})")
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        if upstream is not None:
+            upstream.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
