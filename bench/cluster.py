@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -93,6 +94,25 @@ class Stream:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
+class RedisCommands:
+    """Counts the commands Redis runs on the bench's database (its number in REDIS_URL), through MONITOR, so that
+    others using the same Redis server do not count; `count` so far."""
+
+    def __init__(self) -> None:
+        import redis
+
+        self._client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        self._db = self._client.connection_pool.connection_kwargs.get("db", 0)
+        self.count = 0
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        with self._client.monitor() as monitor:
+            for command in monitor.listen():
+                if command["db"] == self._db and command["client_type"] != "lua":
+                    self.count += 1
+
+
 def consoles_per_process(urls: list[str]) -> list[int]:
     counts = []
     for url in urls:
@@ -127,20 +147,25 @@ async def open_streams(paths: Paths, streams: list[Stream]) -> None:
 async def run(args, paths: Paths, cluster: LocalCluster) -> dict:
     guests = itertools.cycle(RUNNING_GUESTS)
     streams = [Stream(paths, next(guests), args.interval) for _ in range(args.consoles)]
+    pids = [process.pid for process in cluster.web]
     step(f"opening {args.consoles} consoles through HAProxy")
+    redis_commands = RedisCommands()
+    rss_before, commands_before = sum(map(rss_bytes, pids)), redis_commands.count
     started = time.perf_counter()
     await open_streams(paths, streams)
     result = {"open_s": time.perf_counter() - started}
     await asyncio.sleep(1.0)
+    result["redis_per_open"] = (redis_commands.count - commands_before) / args.consoles
     result["balance"] = await asyncio.to_thread(consoles_per_process, cluster.web_urls)
-    pids = [process.pid for process in cluster.web]
     step(f"{args.seconds:.0f} s of update streams, then a direct connection's round trips")
-    cpu_before = sum(map(cpu_seconds, pids))
+    cpu_before, commands_before = sum(map(cpu_seconds, pids)), redis_commands.count
     for stream in streams:
         stream.measuring = True
     await asyncio.sleep(args.seconds)
     cpu = sum(map(cpu_seconds, pids)) - cpu_before
+    result["redis_per_console_s"] = (redis_commands.count - commands_before) / args.seconds / args.consoles
     result["cpu_percent_per_console"] = 100 * cpu / args.seconds / args.consoles
+    result["rss_kib_per_console"] = (sum(map(rss_bytes, pids)) - rss_before) / args.consoles / 1024
     result["rss_mib_per_process"] = sum(map(rss_bytes, pids)) / len(pids) / 2**20
     relayed = [sample for stream in streams for sample in stream.samples]
     result["relayed"] = (quantile(relayed, 0.5) * 1e3, quantile(relayed, 0.99) * 1e3)
@@ -167,7 +192,14 @@ def report(args, result: dict) -> None:
     print(f"  opened in              {result['open_s']:.1f} s")
     print(f"  balance                {' / '.join(map(str, result['balance']))} consoles per process")
     print(f"  web CPU per console    {result['cpu_percent_per_console']:.3f} % of a core")
-    print(f"  web memory             {result['rss_mib_per_process']:.0f} MiB per process with its consoles")
+    print(
+        f"  web memory             {result['rss_kib_per_console']:.0f} KiB per console;"
+        f" {result['rss_mib_per_process']:.0f} MiB per process with its consoles"
+    )
+    print(
+        f"  Redis                  {result['redis_per_open']:.1f} commands per console opened (token, claim,"
+        f" session); {result['redis_per_console_s']:.3f} per console and second while open (the bench's database)"
+    )
     (relayed_p50, relayed_p99), (direct_p50, direct_p99) = result["relayed"], result["direct"]
     added_p50, added_p99 = relayed_p50 - direct_p50, relayed_p99 - direct_p99
     print(f"  round trip direct      p50 {direct_p50:.2f} ms, p99 {direct_p99:.2f} ms")
