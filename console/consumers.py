@@ -198,7 +198,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         )
         self.relay = Relay(
             self.browser,
-            UpstreamEndpoint(upstream.stream),
+            UpstreamEndpoint(upstream.stream, on_round_trip=telemetry.CONSOLE_ROUND_TRIP.observe),
             password=upstream.password,
             limits=_limits(session.tenant),
             on_ready=self._relay_ready,
