@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from relay import (
     RUNNING_GUESTS,
     SMALL_MESSAGE,
+    Fixture,
     Paths,
     Upstream,
     configure_environment,
@@ -166,14 +167,35 @@ def report(result: BurstResult) -> None:
             print(f"    {label:42s} {1e3 * total / number:8.1f} ms  ({number} observed)")
 
 
-def production_environment(workdir: Path) -> dict:
-    """A production web process's settings; no page is served, so an empty static manifest passes its start-up
-    check without collecting the static files."""
+def production_environment(prefix: str) -> tuple[Path, dict]:
+    """A temporary directory and a production web process's settings on PostgreSQL and Redis (from the
+    environment). No page is served, so an empty static manifest passes its start-up check without collecting the
+    static files."""
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        raise SystemExit("Set DATABASE_URL (a database of its own: the bench empties it) and REDIS_URL.")
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     env = configure_environment(workdir, debug=False)
     env["METRICS_TOKEN"] = METRICS_TOKEN
     os.environ["METRICS_TOKEN"] = METRICS_TOKEN
     (workdir / "static" / "staticfiles.json").write_text(json.dumps({"paths": {}, "version": "1.1"}))
-    return env
+    return workdir, env
+
+
+def empty_database_and_upstream(env: dict, workdir: Path) -> tuple[Upstream, Fixture]:
+    """The bench's database created or emptied and migrated; the synthetic upstream, and the objects pointing at it."""
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    django.setup()
+    from nexus.cluster import create_database
+
+    create_database(settings.DATABASES["default"])
+    step("migrating")
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+    upstream = Upstream(env, workdir / "upstream.log")
+    return upstream, create_objects(upstream.info)
 
 
 def main() -> None:
@@ -184,27 +206,10 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, database)")
     args = parser.parse_args()
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        raise SystemExit("Set DATABASE_URL (a database of its own: the bench empties it) and REDIS_URL.")
-
-    workdir = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    env = production_environment(workdir)
+    workdir, env = production_environment("bench-burst-")
     upstream = daphne = None
     try:
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        from django.conf import settings
-
-        from nexus.cluster import create_database
-
-        create_database(settings.DATABASES["default"])
-        step("migrating")
-        call_command("migrate", verbosity=0)
-        call_command("flush", interactive=False, verbosity=0)
-        upstream = Upstream(env, workdir / "upstream.log")
-        fixture = create_objects(upstream.info)
+        upstream, fixture = empty_database_and_upstream(env, workdir)
         port = free_port()
         step("starting console.flow")
         command = [sys.executable, "-m", "console.flow", "-b", "127.0.0.1", "-p", str(port), *args.server_arg]

@@ -22,7 +22,6 @@ import itertools
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -30,8 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from burst import production_environment
-from relay import RUNNING_GUESTS, SMALL_MESSAGE, Console, Paths, Upstream, create_objects, quantile, step
+from burst import empty_database_and_upstream, production_environment
+from relay import RUNNING_GUESTS, SMALL_MESSAGE, Console, Paths, quantile, step
 from relay_proc import cpu_seconds, rss_bytes
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -222,28 +221,11 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between a console's updates")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     args = parser.parse_args()
-    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
-        raise SystemExit("Set DATABASE_URL (a database of its own: the bench empties it) and REDIS_URL.")
-
-    workdir = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    env = {**production_environment(workdir), "SECURE_SSL_REDIRECT": "false", "TRUSTED_PROXY_COUNT": "1"}
-    env["METRICS_ALLOWED_NETWORKS"] = "127.0.0.0/8"
+    workdir, env = production_environment("bench-cluster-")
+    env.update(SECURE_SSL_REDIRECT="false", TRUSTED_PROXY_COUNT="1", METRICS_ALLOWED_NETWORKS="127.0.0.0/8")
     upstream = cluster = None
     try:
-        import django
-        from django.core.management import call_command
-
-        django.setup()
-        from django.conf import settings
-
-        from nexus.cluster import create_database
-
-        create_database(settings.DATABASES["default"])
-        step("migrating")
-        call_command("migrate", verbosity=0)
-        call_command("flush", interactive=False, verbosity=0)
-        upstream = Upstream(env, workdir / "upstream.log")
-        fixture = create_objects(upstream.info)
+        upstream, fixture = empty_database_and_upstream(env, workdir)
         step("starting two web processes and HAProxy")
         with open(workdir / "cluster.log", "wb") as log:
             cluster = LocalCluster(env=env, workdir=workdir, log=log).start()
