@@ -68,16 +68,19 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await self.close(code=CloseReason.BUSY.code, reason=CloseReason.BUSY.text)
             return
         telemetry.CONSOLES_OPEN.inc()
-        with telemetry.CONSOLE_CLAIM.time():
-            self.session = await websocket_database(console_session_claim)(
-                token=self.scope["url_route"]["kwargs"]["token"],
-                user=self.scope["user"],
-                channel_name=self.channel_name,
-                client_ip=scope_client_ip(self.scope),
-                login_key=getattr(self.scope.get("session"), "session_key", None),
-            )
+        try:
+            with telemetry.CONSOLE_CLAIM.time():
+                self.session = await websocket_database(console_session_claim)(
+                    token=self.scope["url_route"]["kwargs"]["token"],
+                    user=self.scope["user"],
+                    channel_name=self.channel_name,
+                    client_ip=scope_client_ip(self.scope),
+                    login_key=getattr(self.scope.get("session"), "session_key", None),
+                )
+        finally:
+            if self.session is None:  # refused, or the claim failed: its place is free again
+                self._leave()
         if self.session is None:
-            self._leave()
             telemetry.CONSOLE_OPENS.labels(outcome="refused").inc()
             await self.close()  # before accept: the handshake is refused with 403
             return
