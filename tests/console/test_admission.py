@@ -61,7 +61,7 @@ async def test_a_console_beyond_what_the_process_takes_on_is_refused_as_busy(
 async def test_a_console_that_ended_gives_its_place_back(manager_a, sim_server, close_connections_of_the_sync_thread):
     consumers.admission.cache_clear()
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, _, _ = await open_socket(manager_a, ticket.websocket_path)
     await Browser(communicator).handshake()
     assert (consumers.admission().opening, consumers.admission().open) == (0, 1)
     await communicator.disconnect()
