@@ -12,20 +12,24 @@ import logging
 import random
 import time
 from collections.abc import Iterator
+from functools import cache
 
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
+from django.conf import settings
 from django.db import DatabaseError
 
 from metrics.models import ConnectionMetric
 from metrics.recorder import metric_record
+from nexus import telemetry
 from nexus.http import scope_client_ip
+from nexus.ws_auth import websocket_database
 from servers import proxmox
 
 from . import services
+from .admission import Admission
 from .endpoints import QueueEndpoint, UpstreamEndpoint
 from .relay import CloseReason, Relay, RelayLimits
 
@@ -63,13 +67,21 @@ def _limits(tenant) -> RelayLimits:
     )
 
 
+@cache
+def admission() -> Admission:
+    """This process's Admission, sized by the settings the first time a console arrives."""
+    return Admission(opening_limit=settings.CONSOLE_OPENING_LIMIT, capacity=settings.CONSOLE_PROCESS_LIMIT)
+
+
 class ConsoleConsumer(AsyncWebsocketConsumer):
     session = None
     relay = None
     relay_task = None
     opening = None  # the task asking Proxmox for the console, before the relay exists
     browser = None
+    place = None  # this console's place in the process (console.admission)
     end_reason = None  # why a control message, the heartbeat or the shutdown ended the session
+    restarting = False  # console.flow closed the WebSocket because the process is stopping
 
     async def __call__(self, scope, receive, send):
         # Channels' own steps, except that the channel layer is read by _receive_control (which outlives a Redis
@@ -110,20 +122,38 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         raise AssertionError("unreachable")  # _backoff() never ends
 
     async def connect(self):
-        self.session = await database_sync_to_async(services.console_session_claim)(
-            token=services.console_token_offered(self.scope.get("subprotocols", [])),
-            user=self.scope["user"],
-            channel_name=self.channel_name,
-            client_ip=scope_client_ip(self.scope),
-            login_key=getattr(self.scope.get("session"), "session_key", None),
-        )
+        self.connected_at = time.monotonic()
+        self.place = admission().admit()
+        if self.place is None:
+            # Refused with a reason the page shows (and retries after): past the handshake, so it can be given.
+            telemetry.CONSOLE_OPENS.labels(outcome=CloseReason.BUSY.name.lower()).inc()
+            await self.accept(self._subprotocol())
+            await self.close(code=CloseReason.BUSY.code, reason=CloseReason.BUSY.text)
+            return
+        telemetry.CONSOLES_OPEN.inc()
+        try:
+            with telemetry.CONSOLE_CLAIM.time():
+                self.session = await websocket_database(services.console_session_claim)(
+                    token=services.console_token_offered(self.scope.get("subprotocols", [])),
+                    user=self.scope["user"],
+                    channel_name=self.channel_name,
+                    client_ip=scope_client_ip(self.scope),
+                    login_key=getattr(self.scope.get("session"), "session_key", None),
+                )
+        finally:
+            if self.session is None:  # refused, or the claim failed: its place is free again
+                self._leave()
         if self.session is None:
+            telemetry.CONSOLE_OPENS.labels(outcome="refused").inc()
             await self.close()  # before accept: the handshake is refused with 403
             return
-        # Never the token's subprotocol: the answer names `binary` only.
-        await self.accept("binary" if "binary" in self.scope.get("subprotocols", []) else None)
+        await self.accept(self._subprotocol())
         self.browser = QueueEndpoint(self._send_bytes, self._close_browser)
         self.relay_task = asyncio.create_task(self._run())
+
+    def _subprotocol(self) -> str | None:
+        # Never the token's subprotocol: the answer names `binary` only.
+        return "binary" if "binary" in self.scope.get("subprotocols", []) else None
 
     async def dispatch(self, message):
         # Browser input touches no database: skip Channels' close_old_connections per message
@@ -138,6 +168,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             self.browser.feed(bytes_data)
 
     async def disconnect(self, code):
+        self.restarting = code == CloseReason.SERVICE_RESTARTING.code
         if self.browser is not None:
             self.browser.feed_closed()
 
@@ -153,8 +184,19 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         elif self.opening is not None:
             self.opening.cancel()
 
+    def _relay_ready(self) -> None:
+        self.place.opened()
+        telemetry.CONSOLE_FIRST_FRAME.observe(time.monotonic() - self.connected_at)
+        telemetry.CONSOLE_OPENS.labels(outcome="opened").inc()
+
+    def _leave(self) -> None:
+        """Give this console's place in the process back (once, whichever way it ended)."""
+        if self.place.release():
+            telemetry.CONSOLES_OPEN.dec()
+
     async def _send_bytes(self, data: bytes) -> None:
         await self.send(bytes_data=data)
+        telemetry.CONSOLE_BYTES.labels(direction="to_browser").inc(len(data))
 
     async def _close_browser(self, code: int, reason: str) -> None:
         await self.close(code=code, reason=reason)
@@ -182,7 +224,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             proxmox.open_console(session.server.connection(), session.node, session.guest_type, session.vmid)
         )
         try:
-            upstream = await self.opening
+            with telemetry.CONSOLE_UPSTREAM_OPEN.time():
+                upstream = await self.opening
         except proxmox.ProxmoxError as error:
             logger.info("console session %s: Proxmox refused or failed: %s", session.pk, error.message)
             metric_record(
@@ -207,9 +250,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         )
         self.relay = Relay(
             self.browser,
-            UpstreamEndpoint(upstream.stream),
+            UpstreamEndpoint(upstream.stream, on_round_trip=telemetry.CONSOLE_ROUND_TRIP.observe),
             password=upstream.password,
             limits=_limits(session.tenant),
+            on_ready=self._relay_ready,
         )
         if self.end_reason is not None:  # ended before Proxmox was asked
             self.relay.terminate(self.end_reason)
@@ -223,7 +267,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(wait)
             try:
-                ended = await database_sync_to_async(services.console_session_heartbeat)(session=self.session)
+                ended = await websocket_database(services.console_session_heartbeat)(session=self.session)
             except DatabaseError as error:
                 wait = next(delays)
                 logger.warning(
@@ -237,10 +281,16 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def _record_close(self, reason: CloseReason, **counts: int) -> None:
         """Record the end, retrying through a database restart for up to RECORD_PATIENCE seconds."""
+        if self.restarting:
+            reason = CloseReason.SERVICE_RESTARTING
+        if self.place.opening:
+            telemetry.CONSOLE_OPENS.labels(outcome=reason.name.lower()).inc()  # it never reached its first frame
+        telemetry.CONSOLE_CLOSES.labels(reason=reason.name.lower()).inc()
+        self._leave()
         deadline = time.monotonic() + RECORD_PATIENCE
         for delay in _backoff():
             try:
-                await database_sync_to_async(services.console_session_release)(
+                await websocket_database(services.console_session_release)(
                     session=self.session, reason=reason, **counts
                 )
                 return

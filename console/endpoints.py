@@ -40,8 +40,9 @@ class PingableEndpoint(Endpoint, Protocol):
 class UpstreamEndpoint:
     """Proxmox's side: the stream of a console that `servers.proxmox.open_console` opened."""
 
-    def __init__(self, stream: proxmox.ConsoleStream) -> None:
+    def __init__(self, stream: proxmox.ConsoleStream, on_round_trip: Callable[[float], None] | None = None) -> None:
         self._stream = stream
+        self._on_round_trip = on_round_trip  # told each keepalive's round trip in seconds, once its pong arrived
 
     async def recv(self) -> bytes:
         with _console_closed_as_endpoint_closed():
@@ -53,7 +54,13 @@ class UpstreamEndpoint:
 
     async def ping(self) -> None:
         with _console_closed_as_endpoint_closed():
-            await self._stream.ping()
+            pong = await self._stream.ping()
+        if self._on_round_trip is not None:
+            pong.add_done_callback(self._pong)
+
+    def _pong(self, pong: asyncio.Future[float]) -> None:
+        if not pong.cancelled() and pong.exception() is None:
+            self._on_round_trip(pong.result())
 
     async def close(self, code: int, reason: str) -> None:
         await self._stream.close(code, reason)

@@ -20,6 +20,15 @@ the browser's socket while `BROWSER_INPUT_QUEUE` bytes wait in it, and reads on 
 application has taken half of them; TCP then holds the browser back (console.limits
 explains the bounds of every layer).
 
+A burst of consoles waits for its turn rather than being dropped: daphne's command gives a WebSocket 5 seconds from
+its request to its acceptance, which a console spends partly waiting for its token's claim (console.admission refuses
+with a reason beyond what one process takes on); here it is `CONNECT_TIMEOUT`.
+
+Rolling restarts: on SIGTERM the process stops listening (the balancer sends new connections to the others), closes
+every open WebSocket with 1012 "service restarting" (the console page reconnects at once, through the balancer), and
+stops once they have ended or after `DRAIN_TIMEOUT`. The application is told by the code of its `websocket.disconnect`:
+1012, whatever the browser answered.
+
 Use it instead of the `daphne` command, with the same arguments:
 
     python -m console.flow -b 0.0.0.0 -p 8000 nexus.asgi:application
@@ -30,17 +39,28 @@ or pass `FlowControlServer` wherever a daphne `Server` class is chosen (for exam
 
 import asyncio
 import logging
+import os
+import signal
+import time
 from functools import partial
 
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
-from twisted.internet import defer
+from twisted.internet import defer, reactor
 
 from nexus.http import scope_client_ip
 
 from .limits import BROWSER_INPUT_QUEUE, MESSAGE_COST
+from .relay import CloseReason
 
 logger = logging.getLogger(__name__)
+
+# Seconds a WebSocket may take from its request to its acceptance (daphne's command: 5).
+CONNECT_TIMEOUT = 30
+# Seconds a stopping process waits for its WebSockets to end after telling them it restarts.
+DRAIN_TIMEOUT = 10.0
+DRAIN_POLL = 0.1
+RESTARTING = CloseReason.SERVICE_RESTARTING
 
 
 class WriteGate:
@@ -78,8 +98,11 @@ class InputQueue(asyncio.Queue):
         self._limit = limit
         self._size = 0
         self._paused = False
+        self.restarting = False  # closed by the server because it stops: the disconnect says 1012
 
     def put_nowait(self, message) -> None:
+        if self.restarting and message["type"] == "websocket.disconnect":
+            message = {**message, "code": RESTARTING.code}
         super().put_nowait(message)
         self._size += _cost(message)
         if self._size >= self._limit and not self._paused:
@@ -112,6 +135,51 @@ def _is_close_with_reason(message) -> bool:
 
 
 class FlowControlServer(Server):
+    draining = False
+
+    def run(self):
+        self._ports = []
+        if self.signal_handlers:
+            # After Twisted's own handlers, which would stop at once.
+            reactor.callWhenRunning(signal.signal, signal.SIGTERM, self._on_sigterm)
+        super().run()
+
+    def listen_success(self, port):
+        super().listen_success(port)
+        self._ports.append(port)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        reactor.callFromThread(self.drain)
+
+    def drain(self) -> None:
+        """Stop taking connections, tell every WebSocket the service restarts, stop once they have gone."""
+        if self.draining:
+            return
+        self.draining = True
+        logger.info("stopping: no new connections; closing WebSockets with %s", RESTARTING.code)
+        for port in self._ports:
+            port.stopListening()
+        self._close_websockets(time.monotonic() + DRAIN_TIMEOUT)
+
+    def _close_websockets(self, deadline: float) -> None:
+        waiting = 0
+        for protocol, connection in list(self.connections.items()):
+            queue = getattr(protocol, "application_queue", None)
+            instance = connection.get("application_instance")
+            if not isinstance(queue, InputQueue) or instance is None or instance.done():
+                continue
+            waiting += 1  # until its application has finished (a console records how it ended)
+            # Those still in their handshake are closed as soon as their application accepts them.
+            if not queue.restarting and getattr(protocol, "state", None) == protocol.STATE_OPEN:
+                queue.restarting = True
+                # sendClose takes only an application's codes; 1012 (Service Restart) is the server's own.
+                protocol.sendCloseFrame(code=RESTARTING.code, reasonUtf8=RESTARTING.text.encode(), isReply=False)
+        if waiting and time.monotonic() < deadline:
+            reactor.callLater(DRAIN_POLL, self._close_websockets, deadline)
+            return
+        _forget_process_metrics()
+        reactor.stop()
+
     def create_application(self, protocol, scope):
         _log_as_forwarded_client(protocol, scope)
         if scope["type"] != "websocket":
@@ -167,8 +235,20 @@ class FlowControlServer(Server):
             gate.stopProducing()
 
 
+def _forget_process_metrics() -> None:
+    """Prometheus' multiprocess mode reports a process's live gauges until it is marked dead."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())
+
+
 class FlowControlCommandLine(CommandLineInterface):
     server_class = FlowControlServer
+
+    def __init__(self):
+        super().__init__()
+        self.parser.set_defaults(websocket_connect_timeout=CONNECT_TIMEOUT)
 
 
 if __name__ == "__main__":

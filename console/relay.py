@@ -56,6 +56,10 @@ class CloseReason(enum.Enum):
     # Recorded by the stale-session task for a relay that stopped beating (its process died); a relay that still
     # lives and finds its record closed so ends with it, and the page reconnects.
     RELAY_LOST = (4503, "The portal lost this console's relay.")
+    # Refused at once (console.admission): the process has as many consoles as it takes on; the page tries again.
+    BUSY = (4504, "The portal is busy: too many consoles are opening at once.")
+    # The web process stops (console.flow on SIGTERM): the page reconnects at once, through the balancer, to another.
+    SERVICE_RESTARTING = (1012, "The portal is restarting.")
 
     @property
     def final(self) -> bool:
@@ -130,12 +134,14 @@ class Relay:
         password: str,
         limits: RelayLimits,
         clock: Callable[[], float] = time.monotonic,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.browser = browser
         self.upstream = upstream
         self._password = password
         self.limits = limits
         self._clock = clock
+        self._on_ready = on_ready
         self._parser = ClientMessageParser()
         self._terminated = asyncio.Event()
         self._termination = CloseReason.TERMINATED
@@ -172,6 +178,8 @@ class Relay:
         if isinstance(outcome, CloseReason):
             return outcome
         upstream_leftover, browser_leftover = outcome
+        if self._on_ready is not None:
+            self._on_ready()
         outbox = _Outbox(self.limits.browser_buffer)
         pumps = [
             self._spawn(self._read_upstream(upstream_leftover, outbox)),

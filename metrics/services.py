@@ -26,6 +26,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from nexus.errors import ApplicationError
+from nexus.telemetry import observe_health_check
 from servers import proxmox
 from servers.models import ConnectionStatus, ProxmoxServer
 from tenants.events import tenant_event_publish
@@ -164,6 +165,7 @@ def _check(servers: list[ProxmoxServer]) -> list[_Outcome]:
     outcomes = []
     for server in servers:
         result = results.get(server.pk)
+        observe_health_check(success=result is not None and result.ok, seconds=result.elapsed if result else 0.0)
         if server.pk in broken or not result.ok:
             error = broken.get(server.pk) or result.error.message
             outcomes.append(_Outcome(server, False, None, error, False, probes.get(server.pk)))

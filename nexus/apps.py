@@ -9,8 +9,12 @@ class NexusConfig(AppConfig):
     name = "nexus"
 
     def ready(self):
-        from . import checks, events  # noqa: F401  (checks registers the production checks)
+        from servers.proxmox import client
 
+        from . import checks, events  # noqa: F401  (checks registers the production checks)
+        from .telemetry import observe_proxmox_call
+
+        client.call_observers.append(observe_proxmox_call)
         events.connect()
         if _serving_with_runserver() and settings.HEALTH_EMBEDDED_SCHEDULER:
             from metrics.scheduler import embedded_scheduler_start

@@ -3,7 +3,9 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, task_postrun, worker_init
+
+from .telemetry import observe_celery_task
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nexus.settings")
 
@@ -21,3 +23,8 @@ def _refuse_an_unready_production(**kwargs):
     from .checks import require_production_ready
 
     require_production_ready()
+
+
+@task_postrun.connect
+def _count_task_outcome(task=None, state=None, **kwargs):
+    observe_celery_task(task=task.name, outcome=(state or "unknown").lower())

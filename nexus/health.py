@@ -1,4 +1,5 @@
-"""/healthz and /readyz for balancers and orchestrators: no login, no detail.
+"""/healthz and /readyz for balancers and orchestrators: no login, no detail; /metrics for Prometheus (nexus.telemetry
+decides who may read it).
 
 They answer before any other middleware, so neither the host name a balancer uses (an address, not one of
 ALLOWED_HOSTS) nor the redirect to HTTPS gets in their way.
@@ -13,6 +14,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+from .telemetry import metrics_response
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ def health_endpoints(get_response):
         if request.path == "/readyz":
             ready = _database_answers() and redis_answers()
             return JsonResponse({"status": "ready" if ready else "unavailable"}, status=200 if ready else 503)
+        if request.path == "/metrics":
+            return metrics_response(request)
         return get_response(request)
 
     return middleware

@@ -151,9 +151,19 @@ DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A database that stops answering must not hang requests: connecting gives up after this many seconds.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
-# Seconds a connection is kept for the next request (0: one per request); a kept one is checked before reuse, so a
-# database restart costs no request an error.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+    # A pool of connections per process (Django's, psycopg_pool): under ASGI each database_sync_to_async call
+    # would otherwise connect anew, and a burst of consoles waited mostly for PostgreSQL's connection set-up.
+    _pool_size = env.int("DATABASE_POOL_SIZE", default=10)
+    if _pool_size:
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 2, "max_size": _pool_size, "timeout": 10}
+# Without a pool (SQLite, or DATABASE_POOL_SIZE=0): seconds a connection is kept for the next request (0: one per
+# request). Kept or pooled, a connection is checked before reuse, so a database restart costs no request an error.
+if "pool" in DATABASES["default"].get("OPTIONS", {}):
+    from psycopg_pool import ConnectionPool
+
+    DATABASES["default"]["OPTIONS"]["pool"]["check"] = ConnectionPool.check_connection
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] != ":memory:":
     # It holds sessions and password hashes: the owner's only, like the generated keys beside it.
@@ -161,6 +171,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES[
     _database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _database.touch(mode=0o600)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Consoles one web process takes on (console.admission): opening at once, and in all; beyond, refused with a reason.
+CONSOLE_OPENING_LIMIT = env.int("CONSOLE_OPENING_LIMIT", default=300)
+CONSOLE_PROCESS_LIMIT = env.int("CONSOLE_PROCESS_LIMIT", default=1000)
+# Threads for the database work of WebSockets (nexus.ws_auth.websocket_database); at most the pool's size.
+WEBSOCKET_DATABASE_THREADS = env.int("WEBSOCKET_DATABASE_THREADS", default=4)
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -175,6 +190,13 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# /metrics (nexus.telemetry): for a client in these networks (comma-separated CIDRs), or one sending
+# `Authorization: Bearer METRICS_TOKEN`; nobody else (404) by default.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(net, strict=False) for net in env.list("METRICS_ALLOWED_NETWORKS", default=[])
+]
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_SERIALIZER = "json"

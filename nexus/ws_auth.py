@@ -7,18 +7,45 @@
   does the same, but its SessionMiddleware also wraps every outgoing message to save cookies, which WebSockets never
   do; a console sends thousands of messages a second, so here the lookup happens at connect time.
 - `refuse`: the route for paths that match no other; closed before the handshake, without a traceback.
+- `websocket_database`: runs a WebSocket's database work on a few threads of its own. Channels' default runs every
+  consumer's database work on asgiref's one shared thread: a burst of consoles then queued there one by one (the
+  user lookup and the token's claim, about 13 ms each on PostgreSQL), long enough for daphne to drop the last
+  handshakes. On several threads their waits for PostgreSQL overlap.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache, wraps
 from importlib import import_module
 from urllib.parse import urlsplit
 
 from channels.auth import get_user
+from channels.db import DatabaseSyncToAsync
 from channels.middleware import BaseMiddleware
 from django.conf import settings
+from django.db import connections
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@cache
+def _database_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=settings.WEBSOCKET_DATABASE_THREADS, thread_name_prefix="websocket-db")
+
+
+def websocket_database(function):
+    """`function` as a coroutine function run on the WebSocket database threads. Each call closes the connections
+    it used, or returns them to the pool: none stays open in these long-lived threads between calls."""
+
+    @wraps(function)
+    def call_and_close(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return DatabaseSyncToAsync(call_and_close, thread_sensitive=False, executor=_database_threads())
 
 
 def _origin_key(origin: str) -> tuple | None:
@@ -77,5 +104,5 @@ class SessionUserMiddleware(BaseMiddleware):
         cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
         store = import_module(settings.SESSION_ENGINE).SessionStore
         scope = dict(scope, session=store(cookies.get(settings.SESSION_COOKIE_NAME)))
-        scope["user"] = await get_user(scope)
+        scope["user"] = await websocket_database(get_user.func)(scope)
         return await self.inner(scope, receive, send)

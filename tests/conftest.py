@@ -22,6 +22,16 @@ pytest_plugins = ["tests.fixtures_pvesim"]
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    """The test process connects without the connection pool (DATABASE_POOL_SIZE): tests' async ORM calls leave a
+    connection checked out in asgiref's thread, which a pool keeps open past the test database's teardown. The
+    cluster tests' web processes use it."""
+    from django.conf import settings
+
+    settings.DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
+
+
 @pytest.fixture(autouse=True)
 def own_cache(settings, request):
     """Each test counts its rate limits afresh (a cache of its own: clearing a Redis cache would flush the

@@ -551,6 +551,24 @@ def test_every_route_has_a_row():
     assert set(ROUTES) - routes == set(), "these rows name no route"
 
 
+# -------------------------------------------------------------------- answered before routing (nexus.health)
+
+# For balancers and Prometheus, whatever the login: alive and ready for everyone (no detail), the metrics for nobody
+# without their token or network (tests/nexus/test_telemetry.py).
+EARLY_ENDPOINTS = {
+    "/healthz": everyone(200),
+    "/readyz": everyone(200),
+    "/metrics": everyone(404),
+}
+
+
+@pytest.mark.parametrize("caller", USERS, indirect=True)
+@pytest.mark.parametrize("path", sorted(EARLY_ENDPOINTS))
+def test_endpoints_before_routing_answer_each_caller_as_they_should(request, client, objects, caller, path):
+    response = call(client, caller, "get", path)
+    assert response.status_code == EARLY_ENDPOINTS[path][request.node.callspec.params["caller"]]
+
+
 # ------------------------------------------------------------------------------------------------------ WebSockets
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -21,6 +21,17 @@ from .validation import POWER_ACTIONS, check_get, check_guest, check_node, check
 logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+
+
+# Told of every API call: (method, outcome, seconds), the outcome "ok" or the error's class name. The processes hook
+# their metrics in here (nexus.apps), so this package knows nothing of them.
+call_observers: list[Callable[[str, str, float], None]] = []
+
+
+def _observe(method: str, outcome: str, started: float) -> None:
+    elapsed = time.monotonic() - started
+    for observer in call_observers:
+        observer(method, outcome, elapsed)
 
 
 class ProxmoxClient:
@@ -51,8 +62,10 @@ class ProxmoxClient:
         try:
             response, raw = self._exchange(method, path, params, data)
         except ProxmoxError as error:
+            _observe(method, type(error).__name__, started)
             logger.info("Proxmox %s %s%s failed: %s", method, self.connection.netloc, path, error.message)
             raise
+        _observe(method, "ok" if 200 <= response.status_code < 300 else f"http_{response.status_code}", started)
         logger.debug(
             "Proxmox %s %s%s -> %s in %.0f ms",
             method,

@@ -55,11 +55,12 @@ class ConsoleStream:
         with _closed_as_console_closed():
             await self._websocket.send(data)
 
-    async def ping(self) -> None:
+    async def ping(self) -> asyncio.Future[float]:
         """Sends a keepalive ping without waiting for the pong: while a reader is slow nobody reads from Proxmox,
-        so its pong may sit unread and a live console would look dead."""
+        so its pong may sit unread and a live console would look dead. Returns the future of its round trip in
+        seconds, for whoever wants to know it (nobody need wait for it)."""
         with _closed_as_console_closed():
-            await self._websocket.ping()
+            return await self._websocket.ping()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Closes the console; harmless when it is already closed."""

@@ -36,6 +36,9 @@ const FINAL_CLOSE_CODES = new Set(Object.values(CLOSE_CODES).filter((r) => r.fin
 // API answers that a new token request would only repeat (logged out, forbidden, no such guest, not running).
 const FINAL_HTTP_STATUSES = new Set([401, 403, 404, 409]);
 const FIRST_RETRY_MS = 1000;
+// The portal process this console ran on is restarting (console/flow.py): another one takes it at once, through the
+// balancer; a little jitter keeps its consoles from all arriving in the same instant.
+const RESTART_RETRY_MS = 500;
 const MAX_RETRY_MS = 30000;
 // A connection that lasted this long was a success: the backoff starts over after it.
 const STABLE_MS = 10000;
@@ -168,10 +171,11 @@ async function followTask(url) {
     connect();
 }
 
-function retry(text) {
-    const delay = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt) * (0.8 + 0.4 * Math.random());
+function retry(text, firstMs = FIRST_RETRY_MS) {
+    const delay = Math.min(MAX_RETRY_MS, firstMs * 2 ** attempt) * (0.5 + Math.random());
     attempt += 1;
-    setStatus("disconnected", `${text} Reconnecting in ${Math.round(delay / 1000)} s…`);
+    const seconds = Math.round(delay / 1000);
+    setStatus("disconnected", `${text} ${seconds ? `Reconnecting in ${seconds} s…` : "Reconnecting…"}`);
     reconnectButton.hidden = false;
     retryTimer = setTimeout(connect, delay);
 }
@@ -242,7 +246,10 @@ function closed(connection, event) {
     const text = describeClose(event);
     if (event.code === CLOSE_CODES.GUEST_NOT_RUNNING.code) notRunning(text);
     else if (FINAL_CLOSE_CODES.has(event.code)) stop(text);
-    else retry(text);
+    else if (event.code === CLOSE_CODES.SERVICE_RESTARTING.code) {
+        attempt = 0;
+        retry(text, RESTART_RETRY_MS);
+    } else retry(text);
 }
 
 // Keysyms for typing text: Latin-1 characters are their own keysym, any other Unicode character

@@ -363,12 +363,13 @@ async def test_a_web_process_stopping_closes_its_consoles_records(web_process, m
     process, _, log = web_process
     ticket, socket = await console_on(web_process, manager_a, sim_server)
     process.send_signal(signal.SIGTERM)
-    # (What the page is told then, and its reconnect, are the restart issue's: #13.)
-    with pytest.raises(ConnectionClosed):
+    # The browser is told the service restarts (1012: the page reconnects, tests/cluster); the record says so.
+    with pytest.raises(ConnectionClosed) as closed:
         await socket.recv()
+    assert closed.value.rcvd.code == 1012
     await asyncio.to_thread(process.wait, 30)
     session = await ConsoleSession.objects.aget(pk=ticket.session.pk)
-    assert (session.close_reason, session.channel_name) == ("shutdown", "")
+    assert (session.close_reason, session.channel_name) == ("service_restarting", "")
     # The access log has the console's line, from the client's address (not the proxy's), without the token.
     assert f"{CLIENT}:0 - - [" in log.read_text() and '"WSCONNECT /ws/console/"' in log.read_text()
     assert ticket.token not in log.read_text()
