@@ -157,12 +157,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if _pool_size:
         DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 2, "max_size": _pool_size, "timeout": 10}
 # Without a pool (SQLite, or DATABASE_POOL_SIZE=0): seconds a connection is kept for the next request (0: one per
-# request). Kept or pooled, a connection is checked before reuse, so a database restart costs no request an error.
-if "pool" in DATABASES["default"].get("OPTIONS", {}):
-    from psycopg_pool import ConnectionPool
-
-    DATABASES["default"]["OPTIONS"]["pool"]["check"] = ConnectionPool.check_connection
-else:
+# request). Kept or pooled, a connection is checked before reuse (the pool too, through Django's CONN_HEALTH_CHECKS),
+# so a database restart costs no request an error.
+if "pool" not in DATABASES["default"].get("OPTIONS", {}):
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] != ":memory:":

@@ -44,10 +44,12 @@ def own_cache(settings, request):
 @pytest.fixture(autouse=True)
 def call_metrics_written_when_asked(settings):
     """Call metrics wait in a per-process buffer: no timer thread writing into another test's database, and
-    nothing left over from the previous test."""
+    nothing left over for the next test, nor for the flush at exit (after the test database is gone)."""
     from metrics.recorder import metrics_discard
 
     settings.METRICS_FLUSH_SECONDS = 0
+    metrics_discard()
+    yield
     metrics_discard()
 
 

@@ -10,7 +10,7 @@ from console import consumers
 from console.admission import Admission
 from console.models import ConsoleSession
 from console.relay import CloseReason
-from tests.console.sockets import Browser, closed_with, open_socket, session_once, ticket_for
+from tests.console.sockets import Browser, closed_with, open_console_socket, session_once, ticket_for
 
 
 def test_a_place_is_given_while_there_is_room_and_given_back_once():
@@ -49,7 +49,7 @@ async def test_a_console_beyond_what_the_process_takes_on_is_refused_as_busy(
     full_process, manager_a, sim_server, close_connections_of_the_sync_thread
 ):
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, connected, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, connected, _ = await open_console_socket(manager_a, ticket.token)
     assert connected, "accepted, so that the page learns why it is closed"
     assert await closed_with(communicator) == CloseReason.BUSY.code
     assert not CloseReason.BUSY.final, "the page tries again after a while"
@@ -61,7 +61,7 @@ async def test_a_console_beyond_what_the_process_takes_on_is_refused_as_busy(
 async def test_a_console_that_ended_gives_its_place_back(manager_a, sim_server, close_connections_of_the_sync_thread):
     consumers.admission.cache_clear()
     ticket = await sync_to_async(ticket_for)(manager_a, sim_server)
-    communicator, _, _ = await open_socket(manager_a, ticket.websocket_path)
+    communicator, _, _ = await open_console_socket(manager_a, ticket.token)
     await Browser(communicator).handshake()
     assert (consumers.admission().opening, consumers.admission().open) == (0, 1)
     await communicator.disconnect()
