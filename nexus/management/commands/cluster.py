@@ -17,8 +17,6 @@ from honcho.manager import Manager
 
 from metrics.services import servers_health_check
 from nexus.cluster import HAPROXY, PROCFILE, create_database, haproxy_config, haproxy_missing
-from nexus.demo import SIMULATED_SERVERS, demo_seed, demo_two_factor_seed
-from servers.pvesim import Simulator
 
 from .demo import Command as DemoCommand
 
@@ -34,22 +32,14 @@ class Command(DemoCommand):
             raise CommandError(why)
         create_database(settings.DATABASES["default"])
         call_command("migrate", interactive=False, verbosity=0)
-        simulator = Simulator(servers=SIMULATED_SERVERS, port=0).start()
-        idp = None
-        try:
-            users = demo_seed(simulator=simulator)
-            totp_secret = demo_two_factor_seed()
-            idp, sso_people = self._start_idp(bind, port, idp_port or port + 100)
-            servers_health_check()
-            self._introduce(bind, port, simulator, users)
-            self._introduce_sign_in(totp_secret, sso_people)
-            self.stdout.write(f"Two web processes on {port + 1} and {port + 2} behind HAProxy on {bind}:{port}.\n")
-            sys.exit(self._run_processes(bind, port))
-        finally:
-            simulator.stop()
-            if idp is not None:
-                idp.terminate()
-                idp.wait(timeout=10)
+        self._run_with_demo_data(bind, port, idp_port)
+
+    def _start_health_checks(self) -> None:
+        servers_health_check()  # the first at once; then beat and the workers
+
+    def _serve(self, bind, port) -> None:
+        self.stdout.write(f"Two web processes on {port + 1} and {port + 2} behind HAProxy on {bind}:{port}.\n")
+        sys.exit(self._run_processes(bind, port))
 
     def _check_services(self) -> None:
         if not settings.DEBUG:

@@ -37,27 +37,37 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             raise CommandError("The demo uses generated local secrets; run it with DEBUG=true (the default).")
         call_command("migrate", interactive=False, verbosity=0)
+        self._run_with_demo_data(bind, port, idp_port)
+
+    def _run_with_demo_data(self, bind, port, idp_port) -> None:
+        """The demo's data, simulated servers and identity provider, around _serve (stopped once it returns)."""
         simulator = Simulator(servers=SIMULATED_SERVERS, port=0).start()
         idp = None
         try:
             users = demo_seed(simulator=simulator)
             totp_secret = demo_two_factor_seed()
             idp, sso_people = self._start_idp(bind, port, idp_port or port + 100)
-            embedded_scheduler_start()  # health checks every interval, in this process (no Redis, no Celery)
+            self._start_health_checks()
             self._introduce(bind, port, simulator, users)
             self._introduce_sign_in(totp_secret, sso_people)
-            from nexus.asgi import application
-
-            FlowControlServer(
-                application=application,
-                endpoints=build_endpoint_description_strings(host=bind, port=port),
-                server_name="nexus-demo",
-            ).run()
+            self._serve(bind, port)
         finally:
             simulator.stop()
             if idp is not None:
                 idp.terminate()
                 idp.wait(timeout=10)
+
+    def _start_health_checks(self) -> None:
+        embedded_scheduler_start()  # health checks every interval, in this process (no Redis, no Celery)
+
+    def _serve(self, bind, port) -> None:
+        from nexus.asgi import application
+
+        FlowControlServer(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=bind, port=port),
+            server_name="nexus-demo",
+        ).run()
 
     def _start_idp(self, bind, port, idp_port):
         """The demo identity provider (nexus/idp.mjs on node), and the portal configured to use it."""
