@@ -88,7 +88,7 @@ def test_a_manager_works_in_the_console_until_an_admin_ends_it(
     token_requests = record_token_requests(page)
     # The tenant admin watches the console sessions page: the console shows up there as it opens.
     admin = log_in(browser, daphne_server, admin_a)
-    admin.click("nav >> text=Console sessions")
+    admin.click("nav >> text=Consoles")
     expect(admin.locator("[data-live-state]")).to_have_attribute("data-state", "live")
     admin.evaluate("window.notReloaded = true")
     page.goto(console_url(daphne_server, sim_server))

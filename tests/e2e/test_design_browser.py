@@ -164,7 +164,7 @@ def test_screenshots_of_the_main_pages(
 
 def save_screenshots(page, name):
     """The page as it is now, in light and dark on a desktop and a phone (which it must fit without sideways
-    scrolling); the page is left at desktop size."""
+    scrolling; on a desktop the header keeps one row); the page is left at desktop size."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)
@@ -174,5 +174,8 @@ def save_screenshots(page, name):
             page.screenshot(path=SCREENSHOTS / f"{name}-{theme}-{size}.png", full_page=True)
         if size == "phone":
             assert page.evaluate(SIDEWAYS_SCROLL) <= 0, f"{name} scrolls sideways on a phone"
+        elif page.locator(".header-tools").count():
+            brand, tools = page.locator(".header-brand").bounding_box(), page.locator(".header-tools").bounding_box()
+            assert tools["y"] < brand["y"] + brand["height"], f"{name}: the header wraps onto a second row"
     page.set_viewport_size(DESKTOP)
     page.emulate_media(color_scheme=None)
