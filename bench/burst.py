@@ -21,7 +21,6 @@ import asyncio
 import itertools
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -37,13 +36,13 @@ from relay import (
     Fixture,
     Paths,
     Upstream,
+    bench_teardown,
     configure_environment,
     create_objects,
     free_port,
     quantile,
     start_server,
     step,
-    stop_process,
 )
 from relay_proc import cpu_seconds, rss_bytes
 
@@ -220,11 +219,7 @@ def main() -> None:
         report(result)
         print(f"\n(logs in {workdir if args.keep else 'a temp dir, removed (--keep keeps it)'})")
     finally:
-        stop_process(daphne)
-        if upstream is not None:
-            upstream.stop()
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        bench_teardown(workdir, args.keep, upstream, daphne)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import shutil
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from burst import empty_database_and_upstream, production_environment
-from relay import RUNNING_GUESTS, SMALL_MESSAGE, Console, Paths, quantile, step
+from relay import RUNNING_GUESTS, SMALL_MESSAGE, Console, Paths, bench_teardown, quantile, step
 from relay_proc import cpu_seconds, rss_bytes
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
@@ -235,10 +234,7 @@ def main() -> None:
     finally:
         if cluster is not None:
             cluster.stop()
-        if upstream is not None:
-            upstream.stop()
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        bench_teardown(workdir, args.keep, upstream)
 
 
 if __name__ == "__main__":

@@ -603,6 +603,16 @@ async def run(
     return results, idle, stalls
 
 
+def bench_teardown(workdir: Path, keep: bool, upstream, *processes: subprocess.Popen | None) -> None:
+    """Stop the processes and the simulated upstream; remove the work directory unless it is to be kept."""
+    for process in processes:
+        stop_process(process)
+    if upstream is not None:
+        upstream.stop()
+    if not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def step(text: str) -> None:
     print(f"... {text}", file=sys.stderr, flush=True)
 
@@ -690,13 +700,7 @@ def main() -> None:
         where = workdir if args.keep else "a temp dir, removed (--keep keeps it)"
         print(f"\n(measured in {time.perf_counter() - started:.0f} s; logs in {where})")
     finally:
-        stop_process(websockify_tls)
-        stop_process(websockify)
-        stop_process(daphne)
-        if upstream is not None:
-            upstream.stop()
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        bench_teardown(workdir, args.keep, upstream, websockify_tls, websockify, daphne)
 
 
 if __name__ == "__main__":
